@@ -1,0 +1,106 @@
+"""Hyperparameter declarations: torch.optim names, symbols, allowed ranges.
+
+Each optimizer spec declares its hyperparameters with the names ``torch.optim`` uses
+(``lr``, ``weight_decay``, ``momentum``, ``dampening``, ``betas``, ``eps``) plus ``nu``
+for quasi-hyperbolic momentum (Ma & Yarats, ICLR 2019). A declaration carries the sympy
+symbol used in the symbolic engine and the interval of allowed values; values given by a
+user are checked against it and converted to exact rationals (``Rational('0.1') = 1/10``),
+so that everything the symbolic engine derives from them is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .errors import HyperparameterError
+
+# One symbol per hyperparameter, shared by every spec, so that expressions derived from
+# different optimizers can be compared and combined.
+SYMBOLS = {
+    "lr": sp.Symbol("eta", positive=True),
+    "weight_decay": sp.Symbol("lambda", nonnegative=True),
+    "momentum": sp.Symbol("mu", nonnegative=True),
+    "dampening": sp.Symbol("tau", nonnegative=True),
+    "nu": sp.Symbol("nu", nonnegative=True),
+    "beta1": sp.Symbol("beta_1", nonnegative=True),
+    "beta2": sp.Symbol("beta_2", nonnegative=True),
+    "eps": sp.Symbol("epsilon", nonnegative=True),
+}
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """A real hyperparameter constrained to an interval.
+
+    ``low``/``high`` are the interval's ends (None for unbounded) and ``low_open``/
+    ``high_open`` say whether the end itself is excluded. ``example`` is the value the
+    command-line check uses when the user gives none; ``default`` is torch.optim's default,
+    which :func:`nctheory.optimizer` fills in (None where torch's default is no useful
+    theory value: ``lr`` and ``momentum`` stay symbolic until given).
+    """
+
+    name: str
+    description: str
+    example: float
+    default: float | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        return SYMBOLS[self.name]
+
+    def allowed(self) -> str:
+        """The allowed range in interval notation, e.g. ``[0, 1)``."""
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        low = "-inf" if self.low is None else _fmt(self.low)
+        high = "inf" if self.high is None else _fmt(self.high)
+        return f"{left}{low}, {high}{right}"
+
+    def validate(self, value, optimizer: str) -> sp.Rational:
+        """Check ``value`` and return it as an exact sympy Rational."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise HyperparameterError(
+                f"{optimizer}: {self.name} must be a real number in {self.allowed()}, "
+                f"got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise HyperparameterError(
+                f"{optimizer}: {self.name} must be finite, in {self.allowed()}, got {value!r}")
+        too_low = self.low is not None and (value < self.low or (self.low_open and value == self.low))
+        too_high = self.high is not None and (value > self.high or (self.high_open and value == self.high))
+        if too_low or too_high:
+            raise HyperparameterError(
+                f"{optimizer}: {self.name}={value!r} is outside the allowed range "
+                f"{self.allowed()} ({self.description})")
+        return to_rational(value)
+
+
+def to_rational(value: float) -> sp.Rational:
+    """The exact rational a user means by a float: ``0.1 -> 1/10`` (shortest repr)."""
+    return sp.Rational(repr(float(value)))
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+LR = Hyperparameter("lr", "learning rate eta", 0.1, low=0.0, low_open=True)
+WEIGHT_DECAY = Hyperparameter("weight_decay", "weight decay lambda", 5e-3, default=0.0, low=0.0)
+MOMENTUM = Hyperparameter("momentum", "momentum mu; 0 is plain 'sgd', where torch keeps no buffer",
+                          0.9, low=0.0, high=1.0, low_open=True, high_open=True)
+DAMPENING = Hyperparameter("dampening", "dampening tau of the momentum buffer", 0.0, default=0.0,
+                            low=0.0, high=1.0)
+NU = Hyperparameter("nu", "quasi-hyperbolic interpolation nu between plain step (0) and momentum (1)",
+                    0.7, default=0.7, low=0.0, high=1.0)
+BETA1 = Hyperparameter("beta1", "first-moment decay beta1 (betas[0])", 0.9, default=0.9, low=0.0, high=1.0, high_open=True)
+BETA2 = Hyperparameter("beta2", "second-moment decay beta2 (betas[1])", 0.999, default=0.999,
+                        low=0.0, high=1.0, high_open=True)
+EPS = Hyperparameter("eps", "denominator offset epsilon", 1e-8, default=1e-8, low=0.0)

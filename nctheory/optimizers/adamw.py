@@ -1,0 +1,19 @@
+"""AdamW: Adam with decoupled weight decay, as torch.optim.AdamW implements it.
+
+``W <- (1 - eta lambda) W - eta m_hat / (sqrt(v_hat) + eps)`` with the moments of G alone.
+Loshchilov & Hutter, ICLR 2019; torch/optim/adamw.py (``param.mul_(1 - lr * weight_decay)``).
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="adamw",
+    summary="AdamW, decoupled weight decay (torch.optim.AdamW)",
+    chain=(tf.scale_by_adam, tf.add_decayed_weights, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY),
+    reference="Loshchilov & Hutter (2019); torch/optim/adamw.py",
+    examples={"lr": 1e-3, "weight_decay": 5e-2},
+    torch_class="AdamW",
+)

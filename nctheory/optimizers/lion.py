@@ -1,0 +1,19 @@
+"""Lion: sign of an interpolated momentum, decoupled weight decay.
+
+``W <- (1 - eta lambda) W - eta sign(beta1 m + (1 - beta1) G)``; ``m <- beta2 m + (1 - beta2) G``.
+Chen et al., "Symbolic discovery of optimization algorithms", NeurIPS 2023 (Program 1).
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="lion",
+    summary="Lion, sign of interpolated momentum, decoupled decay (Chen et al. 2023)",
+    chain=(tf.scale_by_lion, tf.add_decayed_weights, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.WEIGHT_DECAY),
+    reference="Chen et al. (2023), Program 1",
+    examples={"lr": 1e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.5},
+    defaults={"beta1": 0.9, "beta2": 0.99},
+)

@@ -1,0 +1,19 @@
+"""Quasi-hyperbolic momentum with coupled decay.
+
+``d = G + lambda W``; ``b <- mu b + (1 - mu) d`` from ``b_0 = 0``;
+``W <- W - eta ((1 - nu) d + nu b)``.
+Ma & Yarats, "Quasi-hyperbolic momentum and Adam for deep learning", ICLR 2019; qhoptim.
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="qhm",
+    summary="quasi-hyperbolic momentum, coupled decay (Ma & Yarats 2019)",
+    chain=(tf.add_decayed_weights, tf.quasi_hyperbolic_momentum, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.MOMENTUM, hp.NU, hp.WEIGHT_DECAY),
+    reference="Ma & Yarats (2019); github.com/facebookresearch/qhoptim",
+    examples={"momentum": 0.999, "nu": 0.7},
+)

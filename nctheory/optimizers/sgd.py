@@ -1,0 +1,17 @@
+"""Plain SGD with coupled weight decay: ``W <- W - eta (G + lambda W)``.
+
+torch.optim.SGD with ``momentum=0`` (torch/optim/sgd.py). Row sums: s' = (1 - eta lambda) s.
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="sgd",
+    summary="SGD, coupled weight decay (torch.optim.SGD, momentum=0)",
+    chain=(tf.add_decayed_weights, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.WEIGHT_DECAY),
+    reference="Robbins & Monro (1951); torch/optim/sgd.py",
+    torch_class="SGD",
+)

@@ -1,0 +1,18 @@
+"""Heavy-ball SGD with dampening and coupled decay (torch.optim.SGD, momentum > 0).
+
+``d = G + lambda W``; ``b_1 = d_0``, then ``b <- mu b + (1 - tau) d``; ``W <- W - eta b``.
+Polyak, "Some methods of speeding up the convergence of iteration methods" (1964).
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="sgd_momentum",
+    summary="heavy-ball momentum with dampening, coupled decay (torch.optim.SGD)",
+    chain=(tf.add_decayed_weights, tf.torch_momentum, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
+    reference="Polyak (1964); torch/optim/sgd.py",
+    torch_class="SGD",
+)

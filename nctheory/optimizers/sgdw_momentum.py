@@ -1,0 +1,19 @@
+"""SGD with momentum and decoupled weight decay (SGDW).
+
+``b_1 = G_0``, then ``b <- mu b + (1 - tau) G``; ``W <- (1 - eta lambda) W - eta b``.
+Loshchilov & Hutter, "Decoupled weight decay regularization", ICLR 2019 (Algorithm 1).
+The buffer sees only gradients, whose row sums vanish (Lemma 1), so momentum cannot
+help the row sum: rate max(1 - eta lambda, mu).
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="sgdw_momentum",
+    summary="SGD momentum with decoupled weight decay (SGDW, Loshchilov & Hutter)",
+    chain=(tf.torch_momentum, tf.add_decayed_weights, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
+    reference="Loshchilov & Hutter (2019), Algorithm 1",
+)

@@ -1,0 +1,19 @@
+"""SignGD with coupled weight decay: ``W <- W - eta sign(G + lambda W)``.
+
+Adam with beta1 = beta2 = 0 and eps = 0 (Balles & Hennig, ICML 2018; Bernstein et al.,
+ICML 2018). Nonlinear: no row-sum recurrence; stationary points have NC0 = 0 (Theorem 2)
+but a constant step only reaches an O(eta) neighbourhood.
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="signgd",
+    summary="SignGD, coupled weight decay (Adam with betas=0, eps=0)",
+    chain=(tf.add_decayed_weights, tf.scale_by_sign, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.WEIGHT_DECAY),
+    reference="Bernstein et al. (2018); Balles & Hennig (2018)",
+    examples={"lr": 1e-2, "weight_decay": 5e-2},
+)

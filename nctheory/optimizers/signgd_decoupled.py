@@ -1,0 +1,19 @@
+"""SignGD with decoupled weight decay: ``W <- (1 - eta lambda) W - eta sign(G)``.
+
+AdamW with beta1 = beta2 = 0 and eps -> 0. The decay keeps ``||W||_inf <= max(||W_0||_inf,
+1/lambda)`` (the l_inf-constrained view of AdamW; Xie & Li, ICML 2024), and the row sum
+cannot vanish for odd K when the sign pattern settles (THEORY.md section 4).
+"""
+
+from .. import hyperparams as hp
+from .. import transforms as tf
+from ..spec import OptimizerSpec
+
+SPEC = OptimizerSpec(
+    name="signgd_decoupled",
+    summary="SignGD, decoupled weight decay (AdamW with betas=0, eps->0)",
+    chain=(tf.scale_by_sign, tf.add_decayed_weights, tf.scale_by_learning_rate),
+    hyperparameters=(hp.LR, hp.WEIGHT_DECAY),
+    reference="Xie & Li (2024); Zhao et al. (2026), arXiv:2602.16642",
+    examples={"lr": 1e-2, "weight_decay": 5e-2},
+)

@@ -1,0 +1,1 @@
+"""The symbolic engine: row-sum recurrences derived from specs, and their analysis."""

@@ -1,0 +1,175 @@
+"""What the row-sum recurrence says: stability, acceleration, optimal momentum, closed form.
+
+Everything here starts from :func:`nctheory.symbolic.rowsum.row_sum_dynamics` (derived
+from the spec by Lemma 1) and stays exact: conditions are polynomial inequalities
+(Schur-Cohn), optimal momenta are roots of the discriminant, the closed form is fitted in
+exact arithmetic, and a learning-rate schedule is a product of exact matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..errors import NCTheoryError
+from ..hyperparams import SYMBOLS, to_rational
+from .rowsum import STEP, X, row_sum_dynamics
+from .schur_cohn import Conditions, schur_cohn_inequalities
+
+ETA, LAMBDA, MU = SYMBOLS["lr"], SYMBOLS["weight_decay"], SYMBOLS["momentum"]
+A = sp.Symbol("a", positive=True)  # a = eta * lambda
+
+
+def stability_conditions(spec) -> Conditions:
+    """Schur-Cohn conditions for spectral radius < 1 (row sums converge to 0).
+
+    Exact polynomial inequalities in the hyperparameters left symbolic; with every
+    hyperparameter set, ``.evaluate()`` decides stability exactly.
+    """
+    poly = row_sum_dynamics(spec).charpoly(X)
+    return Conditions(f"{spec.name}: every root of {poly} has |x| < 1",
+                      tuple(schur_cohn_inequalities(poly, X)))
+
+
+def sgd_rate_expression():
+    """Rate of plain SGD with the same lr and weight decay: 1 - eta lambda."""
+    return 1 - ETA * LAMBDA
+
+
+def acceleration_conditions(spec) -> Conditions:
+    """Conditions for ``rate(spec) < 1 - eta lambda`` (strictly faster NC0 decay than SGD).
+
+    Hypothesis ``0 < eta lambda < 1``, where SGD's rate is ``1 - eta lambda > 0``. Every
+    root of the characteristic polynomial p lies in |x| < r = 1 - eta lambda iff every
+    root of p(r y) lies in the unit disk: Schur-Cohn applied to p(r y).
+    """
+    poly = row_sum_dynamics(spec).charpoly(X)
+    radius = sgd_rate_expression().subs(spec.substitution())
+    inequalities = [sp.factor(sp.cancel(e)) for e in schur_cohn_inequalities(poly, X, radius=radius)]
+    return Conditions(f"{spec.name}: every root of {poly} has |x| < {radius}", tuple(inequalities),
+                      hypotheses=("0 < eta*lambda < 1",))
+
+
+@dataclass(frozen=True)
+class OptimalMomentum:
+    """The momentum that minimises the rate, and that rate (a double root)."""
+
+    momentum: sp.Expr
+    rate: sp.Expr
+    discriminant: sp.Expr
+    candidates: tuple
+
+    def __iter__(self):
+        return iter((self.momentum, self.rate))
+
+
+def optimal_momentum(spec, sample=None) -> OptimalMomentum:
+    """The momentum minimising the spectral radius of a quadratic recurrence.
+
+    For ``x^2 + a_1(mu) x + a_0(mu)`` the radius is smallest where the two roots meet:
+    the discriminant ``a_1^2 - 4 a_0`` vanishes (Polyak 1964; for Nesterov, Lessard,
+    Recht & Packard 2016). Among the roots of the discriminant in mu, the one in
+    ``[0, 1)`` giving the smallest double root ``-a_1 / 2`` is returned, chosen at
+    ``sample`` (values for the other symbols; default eta = 1/10, lambda = 1/20 and the
+    spec's set values). Optimality itself is proved in ``proofs/`` for each spec.
+    """
+    if "momentum" not in spec.hyperparameter_names:
+        raise NCTheoryError(f"{spec.name} has no momentum hyperparameter to optimise")
+    spec = spec.without("momentum")
+    poly = sp.Poly(row_sum_dynamics(spec).charpoly(X), X)
+    if poly.degree() != 2:
+        raise NCTheoryError(f"{spec.name}: optimal momentum is derived for quadratic recurrences only")
+    _, a1, a0 = poly.all_coeffs()
+    disc = sp.factor(a1 ** 2 - 4 * a0)
+    candidates = [sp.simplify(c) for c in sp.solve(disc, MU)]
+    point = {ETA: sp.Rational(1, 10), LAMBDA: sp.Rational(1, 20)}
+    point.update({s: 0 for s in (SYMBOLS["dampening"],)})
+    point.update({SYMBOLS["nu"]: sp.Rational(7, 10)})
+    point.update(sample or {})
+    best = None
+    for cand in candidates:
+        value = cand.subs(point)
+        if not value.is_real or not (0 <= value < 1):
+            continue
+        rate = sp.simplify(-a1.subs(MU, cand) / 2)
+        rate_value = abs(rate.subs(point))
+        if best is None or rate_value < best[2]:
+            best = (cand, rate, rate_value)
+    if best is None:
+        raise NCTheoryError(f"{spec.name}: no root of the discriminant {disc} in mu lies in [0, 1)")
+    return OptimalMomentum(best[0], best[1], disc, tuple(candidates))
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """``s_t = sum_i p_i(t) r_i^t`` for ``t >= valid_from`` (exact)."""
+
+    expression: sp.Expr
+    t: sp.Symbol
+    valid_from: int
+    roots: dict
+
+    def __call__(self, step: int):
+        if step < self.valid_from:
+            raise ValueError(f"the closed form holds for t >= {self.valid_from}, got t={step}")
+        return sp.simplify(self.expression.subs(self.t, step))
+
+
+def iterate_exact(spec, s0, steps: int, lrs=None, buffers0=None) -> list:
+    """Row sums s_0..s_steps by iterating the exact matrices (torch's first-step rule)."""
+    dyn = row_sum_dynamics(spec)
+    n = len(dyn.state)
+    state = sp.Matrix([s0] + list(buffers0 if buffers0 is not None else [0] * (n - 1)))
+    out = [state[0]]
+    for step in range(steps):
+        first = step == 0 and buffers0 is None
+        matrix = dyn.first_matrix if first else dyn.matrix
+        if lrs is not None:
+            matrix = matrix.subs(ETA, to_rational(lrs[step]) if isinstance(lrs[step], float) else lrs[step])
+        state = (matrix * state).applyfunc(sp.expand)
+        out.append(state[0])
+    return out
+
+
+def closed_form(spec, s0=None, t=None) -> ClosedForm:
+    """The exact closed form of the row-sum trajectory from a fresh optimizer state.
+
+    ``s_t = c_1 r_1^t + c_2 r_2^t`` for distinct roots, ``(c_1 + c_2 t) r^t`` for a double
+    root (THEORY.md section 3); constants are fitted to the exact iterates. A root at zero
+    (e.g. a buffer that the first step discards) only shifts where the formula starts.
+    """
+    s0 = sp.Symbol("s_0") if s0 is None else sp.sympify(s0)
+    t = STEP if t is None else t
+    dyn = row_sum_dynamics(spec)
+    roots = sp.roots(sp.Poly(dyn.charpoly(X), X))
+    degree = sp.Poly(dyn.charpoly(X), X).degree()
+    if sum(roots.values()) != degree:
+        raise NCTheoryError(f"{spec.name}: the characteristic polynomial could not be solved exactly")
+    zero_multiplicity = roots.pop(sp.Integer(0), 0)
+    basis = [t ** j * r ** t for r, m in roots.items() for j in range(m)]
+    start = 1 + zero_multiplicity
+    iterates = iterate_exact(spec, s0, start + len(basis))
+    coefficients = sp.symbols(f"c0:{len(basis)}")
+    ansatz = sum((c * b for c, b in zip(coefficients, basis)), sp.Integer(0))
+    equations = [sp.Eq(ansatz.subs(t, k), iterates[k]) for k in range(start, start + len(basis))]
+    solution = sp.solve(equations, coefficients, dict=True)[0] if basis else {}
+    expression = sum((sp.radsimp(sp.expand(solution.get(c, c))) * b for c, b in zip(coefficients, basis)),
+                     sp.Integer(0))
+    valid_from = 0 if sp.simplify(expression.subs(t, 0) - s0) == 0 else start
+    return ClosedForm(expression, t, valid_from, roots)
+
+
+def transition_product(spec, lrs, buffers_initialised: bool = False) -> sp.Matrix:
+    """``A(eta_{T-1}) ... A(eta_1) A_first(eta_0)``: the exact map x_0 -> x_T under a schedule.
+
+    ``lrs`` are the learning rates used at steps 0..T-1 (floats are read as the decimal
+    the user wrote, ``0.1 -> 1/10``). With ``buffers_initialised`` every step uses A.
+    """
+    dyn = row_sum_dynamics(spec.without("lr"))
+    product = sp.eye(len(dyn.state))
+    for step, lr in enumerate(lrs):
+        lr = to_rational(lr) if isinstance(lr, float) else sp.Rational(lr)
+        matrix = dyn.first_matrix if (step == 0 and not buffers_initialised) else dyn.matrix
+        product = matrix.subs(ETA, lr) * product
+    return product.applyfunc(sp.expand)
