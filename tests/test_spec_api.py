@@ -1,0 +1,94 @@
+"""The public API of specs: names, construction, validation, defaults."""
+
+import math
+
+import pytest
+import sympy as sp
+
+import nctheory
+from nctheory.errors import (HyperparameterError, MissingHyperparameterError, NCTheoryError,
+                             UnknownOptimizerError)
+
+EXPECTED_NAMES = ["sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm",
+                  "signgd", "signgd_decoupled", "adam", "adamw", "lion"]
+
+
+def test_names_lists_every_registered_optimizer_in_order():
+    assert nctheory.names() == EXPECTED_NAMES
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(UnknownOptimizerError) as err:
+        nctheory.optimizer("sgd_momentun")
+    message = str(err.value)
+    assert "sgd_momentun" in message and all(n in message for n in EXPECTED_NAMES)
+
+
+@pytest.mark.parametrize("name, kwargs, argument, allowed", [
+    ("sgd", {"lr": -0.1}, "lr", "(0, inf)"),
+    ("sgd", {"lr": 0.0}, "lr", "(0, inf)"),
+    ("sgd", {"lr": float("nan")}, "lr", "(0, inf)"),
+    ("sgd_momentum", {"momentum": 1.0}, "momentum", "(0, 1)"),
+    ("sgd_momentum", {"momentum": 0.0}, "momentum", "(0, 1)"),
+    ("sgd_momentum", {"dampening": 1.5}, "dampening", "[0, 1]"),
+    ("sgd_momentum", {"dampening": -0.1}, "dampening", "[0, 1]"),
+    ("sgd", {"weight_decay": -1e-3}, "weight_decay", "[0, inf)"),
+    ("adam", {"betas": (0.9, 1.0)}, "beta2", "[0, 1)"),
+    ("adam", {"eps": -1.0}, "eps", "[0, inf)"),
+    ("qhm", {"nu": 1.2}, "nu", "[0, 1]"),
+])
+def test_out_of_range_hyperparameters_name_argument_and_range(name, kwargs, argument, allowed):
+    with pytest.raises(HyperparameterError) as err:
+        nctheory.optimizer(name, **kwargs)
+    assert argument in str(err.value) and allowed in str(err.value)
+
+
+def test_nesterov_with_dampening_is_refused_as_torch_does():
+    with pytest.raises(HyperparameterError, match="dampening must be 0 with Nesterov"):
+        nctheory.optimizer("sgd_nesterov", lr=0.1, momentum=0.9, dampening=0.1)
+
+
+def test_unknown_and_non_numeric_hyperparameters_are_refused():
+    with pytest.raises(HyperparameterError, match="unknown hyperparameter.*nesterov"):
+        nctheory.optimizer("sgd_momentum", nesterov=True)
+    with pytest.raises(HyperparameterError, match="lr must be a real number"):
+        nctheory.optimizer("sgd", lr="0.1")
+    with pytest.raises(HyperparameterError, match="betas must be a pair"):
+        nctheory.optimizer("adam", betas=0.9)
+
+
+def test_values_are_exact_rationals_of_what_the_user_wrote():
+    spec = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, weight_decay=5e-3)
+    assert spec.values["lr"] == sp.Rational(1, 10)
+    assert spec.values["weight_decay"] == sp.Rational(1, 200)
+
+
+def test_torch_defaults_are_filled_and_lr_momentum_stay_symbolic():
+    spec = nctheory.optimizer("sgd_momentum")
+    assert spec.values == {"dampening": 0, "weight_decay": 0}
+    assert spec.recurrence().free_symbols == {sp.Symbol("eta", positive=True), sp.Symbol("mu", nonnegative=True)}
+    assert nctheory.optimizer("lion").values["beta2"] == sp.Rational(99, 100)
+    assert nctheory.optimizer("adam", betas=(0.8, 0.9)).values["beta1"] == sp.Rational(4, 5)
+
+
+def test_numerical_answers_need_values_and_say_which():
+    with pytest.raises(MissingHyperparameterError, match="lr"):
+        nctheory.optimizer("sgd", weight_decay=1e-3).rate()
+
+
+def test_every_error_is_a_value_error_for_the_command_line():
+    for error in (UnknownOptimizerError, HyperparameterError, MissingHyperparameterError):
+        assert issubclass(error, NCTheoryError) and issubclass(error, ValueError)
+
+
+def test_repr_round_trips():
+    spec = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, weight_decay=5e-3)
+    again = eval(repr(spec), {"nctheory": nctheory})
+    assert again.values == spec.values and math.isclose(again.rate(), spec.rate())
+
+
+def test_example_values_are_valid_for_every_spec():
+    for name in nctheory.names():
+        spec = nctheory.get_spec(name)
+        bound = spec.with_hparams(**spec.example_values())
+        assert set(bound.values) == set(spec.hyperparameter_names)
