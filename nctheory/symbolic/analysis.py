@@ -59,6 +59,7 @@ class OptimalMomentum:
     rate: sp.Expr
     discriminant: sp.Expr
     candidates: tuple
+    beats_sgd: bool = True  # False when the best rate is no better than 1 - eta lambda (SGDW)
 
     def __iter__(self):
         return iter((self.momentum, self.rate))
@@ -73,6 +74,9 @@ def optimal_momentum(spec, sample=None) -> OptimalMomentum:
     ``[0, 1)`` giving the smallest double root ``-a_1 / 2`` is returned, chosen at
     ``sample`` (values for the other symbols; default eta = 1/10, lambda = 1/20 and the
     spec's set values). Optimality itself is proved in ``proofs/`` for each spec.
+    ``beats_sgd`` is False when even that rate is no better than plain SGD's
+    ``1 - eta lambda`` (SGDW: rate ``max(1 - eta lambda, mu)``, so every mu <= 1 - eta lambda
+    ties and none accelerates).
     """
     if "momentum" not in spec.hyperparameter_names:
         raise NCTheoryError(f"{spec.name} has no momentum hyperparameter to optimise")
@@ -98,7 +102,8 @@ def optimal_momentum(spec, sample=None) -> OptimalMomentum:
             best = (cand, rate, rate_value)
     if best is None:
         raise NCTheoryError(f"{spec.name}: no root of the discriminant {disc} in mu lies in [0, 1)")
-    return OptimalMomentum(best[0], best[1], disc, tuple(candidates))
+    beats_sgd = bool(best[2] < sgd_rate_expression().subs(point))
+    return OptimalMomentum(best[0], best[1], disc, tuple(candidates), beats_sgd)
 
 
 @dataclass(frozen=True)
