@@ -102,7 +102,7 @@ def optimal_momentum(spec, sample=None) -> OptimalMomentum:
             best = (cand, rate, rate_value)
     if best is None:
         raise NCTheoryError(f"{spec.name}: no root of the discriminant {disc} in mu lies in [0, 1)")
-    beats_sgd = bool(best[2] < sgd_rate_expression().subs(point))
+    beats_sgd = bool(best[2] < sgd_rate_expression().subs(spec.substitution()).subs(point))
     return OptimalMomentum(best[0], best[1], disc, tuple(candidates), beats_sgd)
 
 
