@@ -10,7 +10,6 @@ acceleration regions as boolean arrays, without solving anything per point.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -31,11 +30,18 @@ class RegionMap:
     accelerates: np.ndarray
 
 
-@lru_cache(maxsize=64)
-def _compiled(name: str, chain: tuple, fixed: tuple, free: tuple):
-    from ..optimizers import get_spec
+_COMPILED: dict = {}
 
-    spec = get_spec(name).with_hparams(**dict(fixed))
+
+def _compiled(spec, free: tuple):
+    """lambdified charpoly coefficients and region inequalities, memoised per spec and axes."""
+    key = (spec.name, spec.chain, tuple(sorted((k, v) for k, v in spec.values.items() if k not in free)), free)
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile(spec.without(*free), free)
+    return _COMPILED[key]
+
+
+def _compile(spec, free: tuple):
     symbols = [spec.symbols()[n] for n in free]
     coeffs = sp.Poly(row_sum_dynamics(spec).charpoly(X), X).all_coeffs()
     coefficient_fn = sp.lambdify(symbols, coeffs, "numpy")
@@ -78,13 +84,12 @@ def region_map(spec, **grids) -> RegionMap:
         raise NCTheoryError(f"{spec.name}: cannot map over {', '.join(unknown)}; "
                             f"hyperparameters are {', '.join(spec.hyperparameter_names)}")
     free = tuple(sorted(grids))
-    fixed = tuple(sorted((k, float(v)) for k, v in spec.values.items() if k not in grids))
     missing = [n for n in spec.hyperparameter_names if n not in grids and n not in spec.values]
     if missing:
         spec.require_values(*missing)
     arrays = [np.asarray(grids[n], dtype=np.float64) for n in free]
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    coefficient_fn, stable_fn, accel_fn, a_fn = _compiled(spec.name, spec.chain, fixed, free)
+    coefficient_fn, stable_fn, accel_fn, a_fn = _compiled(spec, free)
     rate = spectral_radius(coefficient_fn(*arrays), shape)
     stable = _all_positive(stable_fn(*arrays), shape)
     a = np.broadcast_to(np.asarray(a_fn(*arrays), dtype=np.float64), shape)

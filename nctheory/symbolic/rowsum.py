@@ -19,7 +19,6 @@ step is derived the same way, from the chain's initial state, giving ``A_first``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import mpmath
 import sympy as sp
@@ -91,11 +90,18 @@ def _nonlinear_part(expr, variables) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
-def _generic_nonlinearity(name: str, chain: tuple) -> str | None:
-    from ..optimizers import get_spec
+_CACHE: dict = {}
 
-    spec = get_spec(name)
+
+def _cached(kind: str, spec, compute):
+    """Memoise a derivation on the spec's structure (name, chain, declarations), not its values."""
+    key = (kind, spec.name, spec.chain, spec.hyperparameters)
+    if key not in _CACHE:
+        _CACHE[key] = compute(spec.without(*spec.hyperparameter_names))
+    return _CACHE[key]
+
+
+def _generic_nonlinearity(spec) -> str | None:
     for initialised in (True, False):
         new_w, new_b = symbolic_step(spec, initialised)
         variables = [WEIGHT_ROW_SUM, GRADIENT_ROW_SUM, *new_b.keys()]
@@ -108,14 +114,10 @@ def _generic_nonlinearity(name: str, chain: tuple) -> str | None:
 
 def nonlinearity(spec) -> str | None:
     """None if the spec's step is linear in (W, G, buffers); else the reason it is not."""
-    return _generic_nonlinearity(spec.name, spec.chain)
+    return _cached("nonlinearity", spec, _generic_nonlinearity)
 
 
-@lru_cache(maxsize=None)
-def _generic_matrices(name: str, chain: tuple):
-    from ..optimizers import get_spec
-
-    spec = get_spec(name)
+def _generic_matrices(spec):
     state = [WEIGHT_ROW_SUM] + [symbol for _, _, symbol in buffer_symbols(spec)]
     matrices = []
     for initialised in (True, False):
@@ -188,7 +190,7 @@ def row_sum_dynamics(spec, loss=None) -> RowSumDynamics:
             f"{spec.name}: no linear row-sum recurrence exists: {reason}. The row sum of the "
             f"update is then not determined by the row sums of weights, gradient and buffers; "
             f"see spec.nonlinear_theory() for what THEORY.md section 4 does give.")
-    state, matrix, first = _generic_matrices(spec.name, spec.chain)
+    state, matrix, first = _cached("matrices", spec, _generic_matrices)
     sub = spec.substitution()
     return RowSumDynamics(spec, state, matrix.subs(sub).applyfunc(sp.factor),
                           first.subs(sub).applyfunc(sp.factor))
