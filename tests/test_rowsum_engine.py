@@ -61,3 +61,17 @@ def test_non_shift_invariant_losses_are_refused(loss):
 @pytest.mark.parametrize("loss", ["cross_entropy", "label_smoothing", "focal", "crammer_singer"])
 def test_shift_invariant_losses_are_accepted(loss):
     assert nctheory.get_spec("sgd").recurrence(loss=loss).shape == (1, 1)
+
+
+def test_a_new_spec_needs_only_its_chain():
+    """Adding an optimizer is one spec: the engine derives its recurrence unaided."""
+    from nctheory import hyperparams as hp
+    from nctheory import transforms as tf
+    from nctheory.spec import OptimizerSpec
+
+    # Decay applied twice, coupled and decoupled: s' = (1 - 2 eta lambda) s.
+    spec = OptimizerSpec(name="double_decay", summary="test", reference="test",
+                         chain=(tf.add_decayed_weights, tf.add_decayed_weights, tf.scale_by_learning_rate),
+                         hyperparameters=(hp.LR, hp.WEIGHT_DECAY))
+    assert sp.expand(spec.recurrence()[0, 0] - (1 - 2 * eta * lam)) == 0
+    assert spec.with_hparams(lr=0.1, weight_decay=0.5).rate() == 0.9
