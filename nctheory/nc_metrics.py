@@ -1,0 +1,217 @@
+r"""Neural Collapse metrics NC1-NC4 of Papyan, Han & Donoho (PNAS 2020).
+
+V. Papyan, X. Y. Han, D. L. Donoho, "Prevalence of neural collapse during the terminal
+phase of deep learning training", PNAS 117(40):24652-24663, 2020 (Figures 2-7 define the
+measurements). NC0 (the row sum of W, THEORY.md section 1) lives in
+:mod:`nctheory.metrics`; :func:`nc_metrics` returns it together with these.
+
+Notation: features ``H`` (N x d, row i is h_i) with labels ``y_i`` in [0, K); classifier
+``W`` (K x d) and bias ``b`` (K,).
+
+* class means ``mu_k = mean_{y_i = k} h_i``; global mean ``mu_G = mean_i h_i`` (over all
+  samples, as in the paper; equal to the mean of the class means for balanced classes);
+  centred means ``M`` (K x d) with rows ``mu_k - mu_G``.
+* ``Sigma_W = (1/N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T``,
+  ``Sigma_B = (1/K) sum_k (mu_k - mu_G)(mu_k - mu_G)^T``.
+* **NC1** ``= tr(Sigma_W Sigma_B^+) / K`` (variability collapse). ``Sigma_B^+`` is the
+  pseudo-inverse restricted to the top ``min(K-1, d)`` eigenpairs of Sigma_B, as the
+  authors' code does (``svds(Sigma_B, k=C-1)``): centred means of balanced classes span at
+  most K-1 dimensions, and the numerically-zero eigenvalue must not be inverted.
+* **NC2** (convergence to a simplex ETF), two numbers:
+  equinorm ``= std_k ||mu_k - mu_G|| / mean_k ||mu_k - mu_G||`` and
+  equiangularity ``= mean_{k < k'} |cos(mu_k - mu_G, mu_k' - mu_G) + 1/(K-1)|``;
+  both vanish exactly for a simplex ETF (equal norms, cosines -1/(K-1)).
+* **NC3** (self-duality) ``= || W/||W||_F - M/||M||_F ||_F`` (the paper writes the means as
+  the columns of a d x K matrix and compares W^T with it; with M stored K x d, W is
+  compared with M directly).
+* **NC4** (nearest class centre) = fraction of samples on which the classifier's decision
+  ``argmax_k (W h_i + b)_k`` differs from ``argmin_k ||h_i - mu_k||``.
+
+All functions accept numpy arrays, torch tensors or cupy arrays and compute in float64
+numpy on the host.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import NCTheoryError
+from .metrics import nc0, nc0_rel
+
+
+def to_numpy(x, name: str = "array") -> np.ndarray:
+    """A float64 (or int64 for labels) numpy copy of a numpy / torch / cupy array."""
+    module = type(x).__module__.split(".")[0]
+    if module == "torch":
+        x = x.detach().cpu().numpy()
+    elif module == "cupy":
+        x = x.get()
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise NCTheoryError(f"{name} must be numeric, got dtype object")
+    return arr
+
+
+def _features_labels(H, y, num_classes):
+    H = to_numpy(H, "H").astype(np.float64, copy=False)
+    y = to_numpy(y, "y")
+    if H.ndim != 2:
+        raise NCTheoryError(f"H must be a 2-D matrix of features (N x d), got shape {H.shape}")
+    if y.ndim != 1 or y.shape[0] != H.shape[0]:
+        raise NCTheoryError(f"y must be a vector of {H.shape[0]} labels, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise NCTheoryError(f"y must hold integer labels, got dtype {y.dtype}")
+    K = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    if y.min() < 0 or y.max() >= K:
+        raise NCTheoryError(f"y must hold labels in [0, {K}), got [{y.min()}, {y.max()}]")
+    counts = np.bincount(y, minlength=K)
+    if np.any(counts == 0):
+        raise NCTheoryError(f"class(es) {np.flatnonzero(counts == 0).tolist()} have no sample in y; "
+                            f"NC metrics need every class mean")
+    return H, y.astype(np.int64, copy=False), K, counts
+
+
+class _Stats:
+    """Features, labels, class means and global mean, computed once and shared."""
+
+    def __init__(self, H, y, num_classes):
+        self.H, self.y, self.K, counts = _features_labels(H, y, num_classes)
+        onehot = np.zeros((self.K, self.H.shape[0]))
+        onehot[self.y, np.arange(self.H.shape[0])] = 1.0
+        self.means = onehot @ self.H / counts[:, None]
+        self.global_mean = self.H.mean(0)
+        self.M = self.means - self.global_mean
+
+
+def class_means(H, y, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(means, global_mean)``: ``mu_k`` (K x d) and ``mu_G = mean_i h_i`` (d,)."""
+    stats = _Stats(H, y, num_classes)
+    return stats.means, stats.global_mean
+
+
+def centred_means(H, y, num_classes: int | None = None) -> np.ndarray:
+    """``M``: rows ``mu_k - mu_G`` (K x d)."""
+    return _Stats(H, y, num_classes).M
+
+
+def nc1(H, y, num_classes: int | None = None) -> float:
+    """``tr(Sigma_W Sigma_B^+) / K`` (Papyan et al. 2020, Fig. 6).
+
+    Computed as ``(1/K) sum_j v_j^T Sigma_W v_j / lambda_j`` over the top ``min(K-1, d)``
+    eigenpairs ``(lambda_j, v_j)`` of Sigma_B with ``lambda_j > d * eps * lambda_max``.
+    Returns inf when Sigma_B = 0 (all class means equal) but Sigma_W != 0, NaN when both
+    vanish or when the covariances overflow float64.
+    """
+    return _nc1(_Stats(H, y, num_classes))
+
+
+def _nc1(s: _Stats) -> float:
+    N, d = s.H.shape
+    within = s.H - s.means[s.y]
+    sigma_b = s.M.T @ s.M / s.K
+    if not (np.all(np.isfinite(sigma_b)) and np.all(np.isfinite(within))):
+        return math.nan  # features so large that the covariances overflow
+    eigvals, eigvecs = np.linalg.eigh(sigma_b)
+    rank = min(s.K - 1, d)
+    eigvals, eigvecs = eigvals[::-1][:rank], eigvecs[:, ::-1][:, :rank]
+    keep = eigvals > d * np.finfo(np.float64).eps * max(eigvals.max(initial=0.0), 0.0)
+    if not np.any(keep):
+        return math.nan if not np.any(within) else math.inf
+    projected = within @ eigvecs[:, keep]  # (N, r): v_j^T (h_i - mu_{y_i})
+    quad = (projected ** 2).sum(0) / N  # v_j^T Sigma_W v_j
+    return float((quad / eigvals[keep]).sum() / s.K)
+
+
+def equinorm(M) -> float:
+    """``std_k ||m_k|| / mean_k ||m_k||`` over the rows of ``M`` (population std)."""
+    norms = np.linalg.norm(to_numpy(M, "M").astype(np.float64), axis=1)
+    mean = norms.mean()
+    return float(norms.std() / mean) if mean > 0 else math.nan
+
+
+def equiangularity(M) -> float:
+    """``mean_{k < k'} |cos(m_k, m_k') + 1/(K-1)|`` over the rows of ``M``."""
+    M = to_numpy(M, "M").astype(np.float64)
+    K = M.shape[0]
+    norms = np.linalg.norm(M, axis=1)
+    if K < 2 or np.any(norms == 0):
+        return math.nan
+    unit = M / norms[:, None]
+    cos = unit @ unit.T
+    upper = np.triu_indices(K, 1)
+    return float(np.abs(cos[upper] + 1.0 / (K - 1)).mean())
+
+
+def nc2(H, y, num_classes: int | None = None) -> tuple[float, float]:
+    """``(equinorm, equiangularity)`` of the centred class means (Papyan et al., Figs. 2-3)."""
+    M = _Stats(H, y, num_classes).M
+    return equinorm(M), equiangularity(M)
+
+
+def _as_classifier(W, K=None):
+    W = to_numpy(W, "W").astype(np.float64)
+    if W.ndim != 2 or (K is not None and W.shape[0] != K):
+        raise NCTheoryError(f"W must be a K x d matrix (K classes), got shape {W.shape}")
+    return W
+
+
+def nc3(W, H, y, num_classes: int | None = None) -> float:
+    """``|| W/||W||_F - M/||M||_F ||_F`` (self-duality; Papyan et al., Fig. 5)."""
+    W = _as_classifier(W)
+    return _nc3(W, _Stats(H, y, num_classes if num_classes is not None else W.shape[0]))
+
+
+def _nc3(W, s: _Stats) -> float:
+    if W.shape != s.M.shape:
+        raise NCTheoryError(f"W must have shape (K, d) = {s.M.shape} to match the class means, got {W.shape}")
+    wn, mn = np.linalg.norm(W), np.linalg.norm(s.M)
+    if wn == 0 or mn == 0:
+        return math.nan
+    return float(np.linalg.norm(W / wn - s.M / mn))
+
+
+def nc4(W, b, H, y, num_classes: int | None = None) -> float:
+    """Fraction of samples where ``argmax_k (W h + b)_k != argmin_k ||h - mu_k||`` (Fig. 7)."""
+    W = _as_classifier(W)
+    return _nc4(W, b, _Stats(H, y, num_classes if num_classes is not None else W.shape[0]))
+
+
+def _nc4(W, b, s: _Stats) -> float:
+    if W.shape != s.M.shape:
+        raise NCTheoryError(f"W must have shape (K, d) = {s.M.shape} to match the class means, got {W.shape}")
+    logits = s.H @ W.T
+    if b is not None:
+        logits = logits + to_numpy(b, "b").astype(np.float64)
+    # ||h - mu_k||^2 = ||h||^2 - 2 h.mu_k + ||mu_k||^2; the first term is common to all k
+    distances = -2.0 * s.H @ s.means.T + (s.means ** 2).sum(1)
+    return float(np.mean(logits.argmax(1) != distances.argmin(1)))
+
+
+def nc_metrics(W, H, y, b=None, num_classes: int | None = None) -> dict:
+    """All of NC0, NC0_rel, NC1, NC2 (``nc2_norm``, ``nc2_angle``), NC3, NC4 as floats."""
+    W = _as_classifier(W, num_classes)
+    s = _Stats(H, y, W.shape[0])
+    return {"nc0": nc0(W), "nc0_rel": nc0_rel(W), "nc1": _nc1(s),
+            "nc2_norm": equinorm(s.M), "nc2_angle": equiangularity(s.M), "nc3": _nc3(W, s),
+            "nc4": _nc4(W, b, s)}
+
+
+def simplex_etf(num_classes: int, dim: int | None = None, scale: float = 1.0, seed: int | None = None) -> np.ndarray:
+    """A K x d simplex ETF: rows of equal norm ``scale`` with pairwise cosines -1/(K-1).
+
+    ``sqrt(K/(K-1)) (I_K - 11^T/K)`` embedded in R^d (d >= K; default d = K) by an
+    orthonormal map (random when ``seed`` is given, else the identity embedding).
+    """
+    K = int(num_classes)
+    d = K if dim is None else int(dim)
+    if K < 2 or d < K:
+        raise NCTheoryError(f"need num_classes >= 2 and dim >= num_classes, got {K}, {d}")
+    etf = math.sqrt(K / (K - 1)) * (np.eye(K) - np.ones((K, K)) / K)
+    if seed is None:
+        U = np.eye(d)[:K]
+    else:
+        Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, K)))
+        U = Q.T
+    return scale * etf @ U

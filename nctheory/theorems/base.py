@@ -1,0 +1,203 @@
+"""Theorem objects: a statement, its hypotheses, a symbolic proof and its LaTeX.
+
+A theorem of THEORY.md is written down once, as an object (ARCHITECTURE.md, "one source
+of truth per theorem"): ``proofs/`` verifies it, the command-line check runs it, the
+appendix renders it. :meth:`Theorem.prove` returns a :class:`Proof`, a list of
+:class:`Step` s; each step says what it establishes, carries the sympy objects it
+rests on, and whether it holds. A step holds only when an identity reduced to zero by
+exact simplification or an exact (in)equality was decided -- never within a floating
+tolerance. A claim that is wrong makes a step fail; it never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import sympy as sp
+
+
+@dataclass(frozen=True)
+class Step:
+    """One proof step: ``(description, sympy objects, holds)``.
+
+    ``relation`` (``"="``, ``"\\ne"``, ...) only affects rendering: with two objects it
+    is written between them (``lhs = rhs``); otherwise the objects are listed.
+    """
+
+    description: str
+    objects: tuple
+    holds: bool
+    relation: str | None = None
+
+    def __iter__(self):
+        return iter((self.description, self.objects, self.holds))
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The steps of a proof; it holds when there is at least one step and all hold."""
+
+    theorem: str
+    steps: tuple
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.steps) and all(step.holds for step in self.steps)
+
+    @property
+    def failing_steps(self) -> tuple:
+        return tuple(step for step in self.steps if not step.holds)
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+    def __str__(self) -> str:
+        lines = [f"{self.theorem}: {'proved' if self.holds else 'NOT proved'}"]
+        for number, step in enumerate(self.steps, 1):
+            lines.append(f"  {number:2d}. [{'ok' if step.holds else 'FAILS'}] {step.description}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- step builders
+def is_zero(expr, method: str = "expand") -> bool:
+    """Exact zero test of a sympy expression or matrix.
+
+    ``method`` is the simplification that must reduce it to 0: ``"expand"`` (polynomial
+    identities), ``"cancel"`` (rational functions), ``"radsimp"`` (radicals) or
+    ``"simplify"`` (anything else, e.g. exp/log). Only a literal 0 counts.
+    """
+    reduce = {"expand": sp.expand, "cancel": lambda e: sp.cancel(sp.together(e)),
+              "radsimp": lambda e: sp.expand(sp.radsimp(sp.expand(e))), "simplify": sp.simplify}[method]
+    if isinstance(expr, sp.MatrixBase):
+        return all(reduce(entry) == 0 for entry in expr)
+    return reduce(sp.sympify(expr)) == 0
+
+
+def identity(description: str, lhs, rhs, method: str = "expand") -> Step:
+    """A step asserting ``lhs == rhs`` exactly (``lhs - rhs`` reduces to 0)."""
+    try:
+        holds = is_zero(sp.sympify(lhs) - sp.sympify(rhs), method)
+    except (sp.ShapeError, TypeError, ValueError) as error:  # a malformed claim fails, never raises
+        return Step(f"{description} [cannot compare: {error}]", (lhs, rhs), False, "=")
+    return Step(description, (lhs, rhs), bool(holds), "=")
+
+
+def distinct(description: str, lhs, rhs, method: str = "expand") -> Step:
+    """A negative control: ``lhs - rhs`` must NOT reduce to 0."""
+    try:
+        holds = not is_zero(sp.sympify(lhs) - sp.sympify(rhs), method)
+    except (sp.ShapeError, TypeError, ValueError):
+        holds = True  # not even comparable: certainly not equal
+    return Step(description, (lhs, rhs), bool(holds), r"\ne")
+
+
+def fact(description: str, objects: Iterable, holds) -> Step:
+    """A step decided by an exact boolean computed by the caller."""
+    return Step(description, tuple(objects), bool(holds))
+
+
+# ---------------------------------------------------------------------- the theorem
+class Theorem:
+    """Base class: statement, hypotheses, reference, status, ``prove()``, ``latex()``.
+
+    Subclasses set the class attributes (or pass them to ``__init__``) and implement
+    :meth:`steps`, a generator of :class:`Step` s. ``status`` says how the statement is
+    established ("proved symbolically", "derived from the spec and proved
+    symbolically", ...). ``statement_latex`` is the statement in LaTeX math.
+    """
+
+    name: str = ""
+    title: str = ""
+    statement: str = ""
+    statement_latex: str = ""
+    hypotheses: tuple = ()
+    reference: str = ""
+    status: str = "proved symbolically"
+
+    def steps(self) -> Iterator[Step]:
+        raise NotImplementedError
+
+    def prove(self) -> Proof:
+        """Run the proof (cached per object). An exception inside a step is a failed step."""
+        cached = self.__dict__.get("_proof")
+        if cached is not None:
+            return cached
+        steps = []
+        try:
+            for step in self.steps():
+                steps.append(step)
+        except Exception as error:  # noqa: BLE001 -- a broken claim must be reported, not raised
+            steps.append(Step(f"proof aborted: {type(error).__name__}: {error}", (), False))
+        proof = Proof(self.name, tuple(steps))
+        self.__dict__["_proof"] = proof
+        return proof
+
+    def latex(self) -> str:
+        """Statement, hypotheses and proof steps as a LaTeX fragment (amsthm environments)."""
+        proof = self.prove()
+        statement = self.statement_latex or latex_text(self.statement)
+        lines = [rf"\begin{{theorem}}[{latex_text(self.title)}]\label{{thm:{self.name}}}",
+                 statement,
+                 r"\end{theorem}"]
+        if self.hypotheses:
+            lines.append(r"\noindent\textbf{Hypotheses.}")
+            lines.append(r"\begin{itemize}")
+            lines += [rf"  \item {latex_text(h)}" for h in self.hypotheses]
+            lines.append(r"\end{itemize}")
+        lines.append(rf"\noindent\textbf{{Status.}} {latex_text(self.status)}. "
+                     rf"\textbf{{Reference.}} {latex_text(self.reference)}.")
+        lines.append(r"\begin{proof}")
+        lines.append(r"\begin{enumerate}")
+        for step in proof.steps:
+            mark = r"$\checkmark$" if step.holds else r"\textbf{(fails)}"
+            lines.append(rf"  \item {latex_text(step.description)} {mark}")
+            math = _objects_latex(step)
+            if math:
+                lines.append(rf"  \[ {math} \]")
+        lines.append(r"\end{enumerate}")
+        lines.append(r"\end{proof}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {self.title}>"
+
+
+# ---------------------------------------------------------------------- LaTeX helpers
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
+                 "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\textasciitilde{}",
+                 "<": r"\textless{}", ">": r"\textgreater{}"}
+_TEXT_PATTERN = re.compile("|".join(re.escape(k) for k in _TEXT_ESCAPES))
+
+
+def latex_text(text: str) -> str:
+    """Plain text made safe for LaTeX text mode."""
+    return _TEXT_PATTERN.sub(lambda m: _TEXT_ESCAPES[m.group(0)], str(text))
+
+
+#: Objects whose LaTeX is longer than this are summarised, not printed in full.
+MAX_OBJECT_LATEX = 2000
+
+
+def _object_latex(obj) -> str:
+    if isinstance(obj, (sp.Basic, sp.MatrixBase)):
+        text = sp.latex(obj)
+        if len(text) > MAX_OBJECT_LATEX:
+            return r"	ext{(expression of " + str(sp.count_ops(obj)) + r" operations, omitted)}"
+        return text
+    if isinstance(obj, (tuple, list)):
+        return r"\left(" + ", ".join(_object_latex(o) for o in obj) + r"\right)"
+    if isinstance(obj, (bool, int)):
+        return sp.latex(sp.sympify(obj))
+    return r"\text{" + latex_text(obj) + "}"
+
+
+def _objects_latex(step: Step) -> str:
+    if not step.objects:
+        return ""
+    if step.relation and len(step.objects) == 2:
+        lhs, rhs = step.objects
+        relation = step.relation if step.holds else r"\stackrel{?}{" + step.relation + "}"
+        return f"{_object_latex(lhs)} {relation} {_object_latex(rhs)}"
+    return r",\quad ".join(_object_latex(o) for o in step.objects)

@@ -1,0 +1,138 @@
+"""Lemma 1 (THEORY.md section 2): gradient row sums vanish for shift-invariant losses.
+
+**Statement.** Let ``z = W h + b`` with ``W in R^{K x d}``. If the per-sample loss is
+invariant under ``z -> z + c 1_K`` (cross-entropy, label smoothing, soft / mixup labels
+summing to one, focal loss, the Crammer-Singer hinge, any function of the softmax
+probabilities), then ``sum_k dl/dz_k = 0``, hence
+
+    1_K^T grad_W l = sum_k (dl/dz_k) h^T = 0   and   1_K^T grad_b l = 0,
+
+for every sample, so for every minibatch, feature map and step. It fails for squared
+error on the logits and for one-vs-rest sigmoid losses: there ``d/dc l(z + c 1)`` is
+not identically zero and the exact NC0 recurrences are not claimed.
+
+**Proof.** The chain rule gives ``dl/dW_kj = (dl/dz_k) h_j``, so the column sums of
+``grad_W l`` are ``(sum_k dl/dz_k) h_j``, and ``sum_k dl/dz_k = d/dc l(z + c 1)|_{c=0}``,
+which is 0 when l is shift invariant. Verified here with symbolic W, b, h for
+cross-entropy and K = 2..5, and through :func:`nctheory.losses.shift_invariance` for the
+table of losses; MSE and the sigmoid loss must come out "not invariant" with an exact
+witness.
+
+Reference: Zhao et al., arXiv:2602.16642; the losses: Szegedy et al. (2016), Zhang et
+al. (2018), Lin et al. (2017), Crammer & Singer (2001).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
+from .base import Theorem, distinct, fact, identity
+
+#: THEORY.md's table: loss name -> whether Lemma 1 applies.
+EXPECTED_SHIFT_INVARIANCE = {
+    "cross_entropy": True,
+    "label_smoothing": True,
+    "soft_labels": True,
+    "focal": True,
+    "crammer_singer": True,
+    "mse": False,
+    "sigmoid_ovr": False,
+}
+
+
+def last_layer(num_classes: int, dim: int):
+    """Symbolic ``W`` (K x d), ``b`` (K), ``h`` (d) and the logits ``z = W h + b``."""
+    weights = sp.Matrix(num_classes, dim, lambda i, j: sp.Symbol(f"W_{i + 1}{j + 1}", real=True))
+    bias = sp.Matrix(num_classes, 1, lambda i, _: sp.Symbol(f"b_{i + 1}", real=True))
+    features = sp.Matrix(dim, 1, lambda j, _: sp.Symbol(f"h_{j + 1}", real=True))
+    return weights, bias, features, weights * features + bias
+
+
+def loss_gradients(loss_builder, num_classes: int, dim: int):
+    """``(grad_W l, grad_b l, grad_z l evaluated at z = W h + b, h)`` for the loss ``loss_builder``."""
+    weights, bias, features, z = last_layer(num_classes, dim)
+    loss = loss_builder(list(z))
+    grad_w = sp.Matrix(num_classes, dim, lambda i, j: sp.diff(loss, weights[i, j]))
+    grad_b = sp.Matrix(num_classes, 1, lambda i, _: sp.diff(loss, bias[i]))
+    zs = logits(num_classes)
+    grad_z = sp.Matrix([sp.diff(loss_builder(list(zs)), zk) for zk in zs]).subs(dict(zip(zs, z)))
+    return grad_w, grad_b, grad_z, features
+
+
+def with_label(loss_builder, label: int):
+    """The loss for true class ``label`` (the registered builders use class index 0)."""
+    def build(z):
+        z = list(z)
+        return loss_builder([z[label]] + z[:label] + z[label + 1:])
+
+    return build
+
+
+def minibatch_gradient(loss_builder, labels, num_classes: int, dim: int, weights=None):
+    """``grad_W`` of ``(1/n) sum_i l(W h_i + b; y_i)`` with symbolic features ``h_i``."""
+    if weights is None:
+        weights = last_layer(num_classes, dim)[0]
+    bias = last_layer(num_classes, dim)[1]
+    total = sp.Integer(0)
+    for index, label in enumerate(labels):
+        features = sp.Matrix(dim, 1, lambda j, _: sp.Symbol(f"h_{index + 1}{j + 1}", real=True))
+        total += with_label(loss_builder, label)(list(weights * features + bias))
+    total = total / len(labels)
+    return sp.Matrix(num_classes, dim, lambda i, j: sp.diff(total, weights[i, j]))
+
+
+class GradientRowSums(Theorem):
+    """Lemma 1; ``expected`` is the claimed table (loss -> Lemma 1 applies)."""
+
+    name = "lemma1"
+    title = "Gradient row sums vanish for shift-invariant losses"
+    statement = ("If l(z + c 1_K) = l(z) for all c, then 1_K^T grad_W l = sum_k (dl/dz_k) h^T = 0 and "
+                 "1_K^T grad_b l = 0 for every sample, minibatch and feature map. Cross-entropy, label "
+                 "smoothing, soft labels, focal loss and the Crammer-Singer hinge qualify; squared error "
+                 "on logits and one-vs-rest sigmoid losses do not.")
+    statement_latex = (r"$\ell(z + c\mathbf 1_K) = \ell(z)\ \forall c \ \Longrightarrow\ "
+                       r"\mathbf 1_K^\top \nabla_W \ell = \Big(\sum_k \tfrac{\partial\ell}{\partial z_k}\Big) h^\top = 0,"
+                       r"\ \mathbf 1_K^\top \nabla_b \ell = 0$.")
+    hypotheses = ("last layer z = W h + b (h from any network, or free in the UFM)",
+                  "the loss is invariant under z -> z + c 1_K")
+    reference = "Zhao et al., arXiv:2602.16642 (THEORY.md section 2)"
+    status = "proved symbolically (cross-entropy for K = 2..5; loss table by the shift-invariance test)"
+
+    def __init__(self, expected: dict | None = None, sizes=(2, 3, 4, 5), dim: int = 2):
+        self.expected = dict(EXPECTED_SHIFT_INVARIANCE if expected is None else expected)
+        self.sizes = tuple(sizes)
+        self.dim = dim
+
+    def steps(self):
+        grad_w, _, grad_z, features = loss_gradients(cross_entropy, 3, self.dim)
+        yield identity("chain rule: grad_W l = (grad_z l) h^T (cross-entropy, K = 3)", grad_w,
+                       grad_z * features.T, "simplify")
+        for size in self.sizes:
+            grad_w, grad_b, _, _ = loss_gradients(cross_entropy, size, self.dim)
+            yield identity(f"cross-entropy, K = {size}: 1^T grad_W l = 0 (symbolic W, b, h)",
+                           sp.ones(1, size) * grad_w, sp.zeros(1, self.dim), "cancel")
+            yield identity(f"cross-entropy, K = {size}: 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0], 0,
+                           "cancel")
+        batch_grad = minibatch_gradient(cross_entropy, labels=(0, 2, 1), num_classes=3, dim=self.dim)
+        yield identity("a minibatch (3 samples, labels 0, 2, 1, own features each): 1^T grad_W L = 0, as the "
+                       "sum of the per-sample row sums", sp.ones(1, 3) * batch_grad, sp.zeros(1, self.dim), "cancel")
+        for loss_name, invariant in self.expected.items():
+            verdict = shift_invariance(loss_name, 3)
+            yield fact(f"{loss_name}: shift invariance is {verdict.invariant}, claimed {invariant} "
+                       f"({verdict.reason})", (verdict.derivative,), verdict.invariant is invariant)
+            if invariant is False:
+                yield fact(f"{loss_name}: the failure rests on an exact witness point, not on a simplification "
+                           f"that did not finish", tuple((verdict.witness or {}).values()),
+                           verdict.witness is not None)
+        grad_w, _, _, features = loss_gradients(squared_error, 3, self.dim)
+        z = last_layer(3, self.dim)[3]
+        yield identity("negative control (MSE): 1^T grad_W l = 2 (sum_k z_k - 1) h^T",
+                       sp.ones(1, 3) * grad_w, 2 * (sum(z) - 1) * features.T)
+        yield distinct("negative control (MSE): that row sum is not identically 0", sp.ones(1, 3) * grad_w,
+                       sp.zeros(1, self.dim))
+
+
+LEMMA1 = GradientRowSums()
+__all__ = ["EXPECTED_SHIFT_INVARIANCE", "GradientRowSums", "LEMMA1", "LOSSES", "last_layer", "loss_gradients",
+           "minibatch_gradient", "with_label"]

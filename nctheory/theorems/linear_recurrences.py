@@ -1,0 +1,352 @@
+"""Exact, data-independent NC0 dynamics of the linear optimizers (THEORY.md section 3).
+
+**Theorem (one per linear spec).** Under Lemma 1 (shift-invariant loss, so every
+gradient's columns sum to zero), the row-sum state ``x = (s, u)`` -- ``s = W^T 1_K``,
+``u`` the row sums of the momentum buffer -- of SGD, heavy ball, Nesterov, SGDW and QHM
+(torch.optim semantics, first-step rule included) follows ``x_{t+1} = A x_t``, with the
+recurrence and characteristic polynomial of THEORY.md's table; the row sums converge to
+0 exactly on the Schur-Cohn region; momentum accelerates NC0 (rate < 1 - eta lambda)
+exactly on the stated region; the optimal momentum and its rate are as stated; the
+trajectory has the closed form ``sum_i c_i r_i^t``; the reference rates are as listed.
+
+The claim (:class:`RecurrenceClaim`) is typed from THEORY.md; :meth:`prove` checks the
+engine's automatically derived objects (``spec.recurrence()``, ``spec.charpoly()``,
+``spec.stability_conditions()``, ...) against it by exact simplification, and runs the
+spec's own numerical step in exact arithmetic against the claimed recurrence.
+Regions are compared exactly with the Jury form (:mod:`nctheory.theorems.algebra`).
+
+References: Polyak, "Some methods of speeding up the convergence of iteration methods"
+(1964) -- heavy ball and its optimal momentum; Lessard, Recht & Packard, "Analysis and
+design of optimization algorithms via integral quadratic constraints", SIAM J. Optim.
+(2016) -- Nesterov's optimal rate 1 - sqrt(a); Jury (1964) -- the stability test;
+Ma & Yarats (ICLR 2019) -- QHM; Loshchilov & Hutter (ICLR 2019) -- SGDW; Zhao et al.,
+arXiv:2602.16642 -- the NC0 programme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import sympy as sp
+
+from ..optimizers import get_spec, optimizer
+from ..symbolic.analysis import iterate_exact
+from ..symbolic.rowsum import STEP, X
+from .algebra import (A_, ETA, LAMBDA, MU, NU, OPEN_UNIT_A, TAU, Region, is_zero_with_square_root, jury_decides,
+                      region_steps, with_a)
+from .base import Theorem, distinct, fact, identity
+from .exact import centre_columns, iterate_recurrence, rational_array, run_spec_exactly
+
+S, U = sp.symbols("s u")
+S0 = sp.Symbol("s_0")
+SQRT_A = sp.sqrt(A_)
+
+
+@dataclass(frozen=True)
+class RecurrenceClaim:
+    """What THEORY.md claims about one linear optimizer, typed from its table.
+
+    ``update`` / ``first_update``: the new state ``(s', u')`` as expressions in the old
+    ``(s, u)`` (just ``(s',)`` without a buffer), for a regular step and for the first
+    step from a fresh optimizer. ``charpoly`` in ``x``; regions in ``a = eta lambda``;
+    ``optimal`` = ``(momentum or None, rate)`` at dampening 0; ``closed_form`` an
+    explicit ``s_t`` in ``t`` and ``s_0`` when THEORY.md implies one, else None (then the
+    claim is the two-root form ``c_1 r_1^t + c_2 r_2^t``); ``references`` =
+    ``((hyperparameters, rate as a decimal string), ...)``; ``contrast`` the spec with
+    the opposite placement of momentum / decay, whose polynomial must differ.
+    """
+
+    spec_name: str
+    title: str
+    recurrence_text: str
+    update: tuple
+    first_update: tuple
+    charpoly: sp.Expr
+    stability: Region
+    accelerations: tuple
+    optimal: tuple | None = None
+    closed_form: sp.Expr | None = None
+    references: tuple = ()
+    contrast: str | None = None
+    sample_values: dict = field(default_factory=dict)
+
+    @property
+    def state(self) -> tuple:
+        return (S, U)[:len(self.update)]
+
+    def matrix(self) -> sp.Matrix:
+        return sp.Matrix(list(self.update)).jacobian(list(self.state))
+
+    def first_matrix(self) -> sp.Matrix:
+        return sp.Matrix(list(self.first_update)).jacobian(list(self.state))
+
+
+a = ETA * LAMBDA
+_POSITIVE_ETA_LAMBDA = ("lambda >= 0, eta > 0 (a = eta lambda >= 0)",)
+_ACC_HYPOTHESES = ("0 < a = eta lambda < 1, where SGD's rate is 1 - a > 0",)
+_MOMENTUM_HYPOTHESES = ("momentum mu >= 0, dampening tau >= 0, nu >= 0 (declared ranges)",)
+
+SGD = RecurrenceClaim(
+    "sgd", "SGD with coupled weight decay", "s' = (1 - a) s",
+    update=((1 - a) * S,), first_update=((1 - a) * S,),
+    charpoly=X - (1 - a),
+    stability=Region("0 < a < 2", (A_, 2 - A_), _POSITIVE_ETA_LAMBDA),
+    accelerations=(Region("never (SGD is the baseline: rate 1 - a)", (), _ACC_HYPOTHESES,
+                          parametrisation=OPEN_UNIT_A, never=True),),
+    closed_form=(1 - a) ** STEP * S0,
+    references=(({"lr": 0.1, "weight_decay": 5e-3}, "0.9995"),),
+    sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20)},
+)
+
+HEAVY_BALL = RecurrenceClaim(
+    "sgd_momentum", "heavy-ball momentum with dampening, coupled decay",
+    "u' = mu u + (1 - tau) lambda s;  s' = s - eta u'  (first step: u' = lambda s)",
+    update=(S - ETA * (MU * U + (1 - TAU) * LAMBDA * S), MU * U + (1 - TAU) * LAMBDA * S),
+    first_update=(S - ETA * LAMBDA * S, LAMBDA * S),
+    charpoly=X ** 2 - (1 + MU - ETA * (1 - TAU) * LAMBDA) * X + MU,
+    stability=Region("0 <= mu < 1 and 0 < eta (1 - tau) lambda < 2 (1 + mu)",
+                     (1 - MU, A_ * (1 - TAU), 2 * (1 + MU) - A_ * (1 - TAU)),
+                     _POSITIVE_ETA_LAMBDA + _MOMENTUM_HYPOTHESES),
+    accelerations=(
+        Region("(tau = 0) 0 < mu < (1 - a)^2", ((1 - A_) ** 2 - MU, MU),
+               _ACC_HYPOTHESES + ("tau = 0",) + _MOMENTUM_HYPOTHESES, {"dampening": 0}, OPEN_UNIT_A),
+        Region("(any tau) tau (1 - a) < mu < (1 - a)^2", ((1 - A_) ** 2 - MU, MU - TAU * (1 - A_)),
+               _ACC_HYPOTHESES + _MOMENTUM_HYPOTHESES, {}, OPEN_UNIT_A, source="derived here"),
+    ),
+    optimal=((1 - SQRT_A) ** 2, 1 - SQRT_A),
+    references=(({"lr": 0.1, "weight_decay": 5e-3, "momentum": 0.9}, "0.99475069"),
+                ({"lr": 0.05, "weight_decay": 1e-2, "momentum": 0.8}, "0.99747442")),
+    contrast="sgdw_momentum",
+    sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
+                   "momentum": sp.Rational(9, 10), "dampening": sp.Rational(3, 10)},
+)
+
+NESTEROV = RecurrenceClaim(
+    "sgd_nesterov", "Nesterov momentum (torch's nesterov=True), coupled decay",
+    "u' = mu u + (1 - tau) lambda s;  s' = s - eta (lambda s + mu u')  (first step: u' = lambda s)",
+    update=(S - ETA * (LAMBDA * S + MU * (MU * U + (1 - TAU) * LAMBDA * S)), MU * U + (1 - TAU) * LAMBDA * S),
+    first_update=(S - ETA * (LAMBDA * S + MU * LAMBDA * S), LAMBDA * S),
+    charpoly=X ** 2 - (1 + MU - a * (1 + MU * (1 - TAU))) * X + MU * (1 - a),
+    stability=Region("|mu (1 - a)| < 1, a (1 - mu tau) > 0, a (1 + mu (2 - tau)) < 2 (1 + mu)",
+                     (1 - MU * (1 - A_), 1 + MU * (1 - A_), A_ * (1 - MU * TAU),
+                      2 * (1 + MU) - A_ * (1 + MU * (2 - TAU))),
+                     _POSITIVE_ETA_LAMBDA + _MOMENTUM_HYPOTHESES, source="derived here"),
+    accelerations=(
+        Region("(tau = 0) 0 < mu < 1 - a", (1 - A_ - MU, MU),
+               _ACC_HYPOTHESES + ("tau = 0 (torch requires it)",) + _MOMENTUM_HYPOTHESES,
+               {"dampening": 0}, OPEN_UNIT_A),
+    ),
+    optimal=((1 - SQRT_A) / (1 + SQRT_A), 1 - SQRT_A),
+    references=(({"lr": 0.1, "weight_decay": 5e-3, "momentum": 0.9}, "0.99477680"),
+                ({"lr": 0.05, "weight_decay": 1e-2, "momentum": 0.8}, "0.99747958")),
+    contrast="sgd_momentum",
+    sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
+                   "momentum": sp.Rational(9, 10), "dampening": 0},
+)
+
+SGDW = RecurrenceClaim(
+    "sgdw_momentum", "SGD momentum with decoupled weight decay (SGDW)",
+    "u' = mu u;  s' = (1 - a) s - eta u'  (first step: u' = 0, the gradient's row sum)",
+    update=((1 - a) * S - ETA * MU * U, MU * U),
+    first_update=((1 - a) * S, sp.Integer(0) * S),
+    charpoly=(X - (1 - a)) * (X - MU),
+    stability=Region("|mu (1 - a)| < 1, a (1 - mu) > 0, a < 2 (for mu >= 0: mu < 1 and 0 < a < 2; "
+                     "the roots are mu and 1 - a)",
+                     (1 - MU * (1 - A_), 1 + MU * (1 - A_), A_ * (1 - MU), 2 - A_),
+                     _POSITIVE_ETA_LAMBDA + _MOMENTUM_HYPOTHESES, source="derived here"),
+    accelerations=(Region("never: rate max(1 - a, mu) >= 1 - a", (), _ACC_HYPOTHESES,
+                          parametrisation=OPEN_UNIT_A, never=True),),
+    optimal=(None, 1 - A_),
+    closed_form=(1 - a) ** STEP * S0,
+    references=(({"lr": 0.1, "weight_decay": 5e-3, "momentum": 0.9}, "0.9995"),),
+    contrast="sgd_momentum",
+    sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
+                   "momentum": sp.Rational(9, 10), "dampening": sp.Rational(3, 10)},
+)
+
+QHM = RecurrenceClaim(
+    "qhm", "quasi-hyperbolic momentum, coupled decay",
+    "u' = mu u + (1 - mu) lambda s;  s' = s - eta ((1 - nu) lambda s + nu u')  (b_0 = 0)",
+    update=(S - ETA * ((1 - NU) * LAMBDA * S + NU * (MU * U + (1 - MU) * LAMBDA * S)),
+            MU * U + (1 - MU) * LAMBDA * S),
+    first_update=(S - ETA * ((1 - NU) * LAMBDA * S + NU * (1 - MU) * LAMBDA * S), (1 - MU) * LAMBDA * S),
+    charpoly=X ** 2 - (1 + MU - a * (1 - MU * NU)) * X + MU * (1 - a * (1 - NU)),
+    stability=Region("|mu (1 - a (1 - nu))| < 1, a (1 - mu) > 0, a (1 + mu - 2 mu nu) < 2 (1 + mu)",
+                     (1 - MU * (1 - A_ * (1 - NU)), 1 + MU * (1 - A_ * (1 - NU)), A_ * (1 - MU),
+                      2 * (1 + MU) - A_ * (1 + MU - 2 * MU * NU)),
+                     _POSITIVE_ETA_LAMBDA + _MOMENTUM_HYPOTHESES, source="derived here"),
+    accelerations=(
+        Region("0 < nu and 0 < mu < (1 - a)^2 / (1 - a (1 - nu))",
+               ((1 - A_) ** 2 - MU * (1 - A_ * (1 - NU)), MU * NU),
+               _ACC_HYPOTHESES + _MOMENTUM_HYPOTHESES, {}, OPEN_UNIT_A, source="derived here"),
+    ),
+    contrast="sgd_momentum",
+    sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
+                   "momentum": sp.Rational(9, 10), "nu": sp.Rational(7, 10)},
+)
+
+CLAIMS = {claim.spec_name: claim for claim in (SGD, HEAVY_BALL, NESTEROV, SGDW, QHM)}
+
+
+# ---------------------------------------------------------------------- cached engine calls
+@lru_cache(maxsize=None)
+def engine_closed_form(spec_name: str):
+    """``spec.closed_form()`` with every hyperparameter symbolic (slow: cached)."""
+    return get_spec(spec_name).closed_form()
+
+
+@lru_cache(maxsize=None)
+def engine_optimal_momentum(spec_name: str):
+    """``spec.optimal_momentum()`` at dampening 0 (torch's Nesterov), cached."""
+    spec = get_spec(spec_name)
+    if "dampening" in spec.hyperparameter_names:
+        spec = spec.with_hparams(dampening=0)
+    return spec.optimal_momentum()
+
+
+def exact_instance(claim: RecurrenceClaim, steps: int = 6):
+    """A fixed exact run: W (3 x 2), centred gradients; returns (measured, claimed) histories."""
+    spec = get_spec(claim.spec_name)
+    weights = rational_array([[1, -2], [sp.Rational(3, 2), 4], [sp.Rational(-1, 3), 5]])
+    grads = [centre_columns(rational_array([[t + 1, 2 - t], [3, t * t], [-t, sp.Rational(1, t + 2)]]))
+             for t in range(steps)]
+    measured = run_spec_exactly(spec, weights, grads, claim.sample_values)
+    claimed = iterate_recurrence(spec, measured[0], steps, claim.sample_values,
+                                 matrices=(claim.first_matrix(), claim.matrix()))
+    return measured, claimed
+
+
+def basis_coefficients(expression, roots, t=STEP):
+    """Write ``expression`` as ``sum_i c_i r_i^t`` (simple roots); None if it is not of that form."""
+    basis = {r ** t: sp.Dummy(f"R{i}") for i, r in enumerate(roots)}
+    replaced = sp.expand(expression).subs(basis)
+    if t in replaced.free_symbols:
+        return None
+    try:
+        poly = sp.Poly(replaced, *basis.values())
+    except sp.PolynomialError:
+        return None
+    if poly.total_degree() > 1 or poly.coeff_monomial(1) != 0:
+        return None
+    return [poly.coeff_monomial(d) for d in basis.values()]
+
+
+# ---------------------------------------------------------------------- the theorem
+class LinearRecurrenceTheorem(Theorem):
+    """The exact NC0 dynamics of one linear optimizer, checked against THEORY.md's claim."""
+
+    reference = ("Zhao et al., arXiv:2602.16642; Polyak (1964); Lessard, Recht & Packard (2016); "
+                 "Jury (1964); torch/optim/sgd.py")
+    status = "derived by the engine from the spec; proved equal to the claim by exact simplification"
+
+    def __init__(self, claim: RecurrenceClaim):
+        self.claim = claim
+        self.name = f"linear_recurrence_{claim.spec_name}"
+        self.title = f"Exact NC0 dynamics of {claim.title}"
+        self.statement = (
+            f"For {claim.title} ({claim.spec_name}) and any loss invariant under z -> z + c 1 (Lemma 1), "
+            f"the row sums follow {claim.recurrence_text}, characteristic polynomial {claim.charpoly}; "
+            f"s_t -> 0 iff {claim.stability.text}; NC0 decays faster than under SGD iff "
+            + "; ".join(r.text for r in claim.accelerations)
+            + (f"; optimal momentum {claim.optimal[0]} with rate {claim.optimal[1]}" if claim.optimal
+               and claim.optimal[0] is not None else ""))
+        self.statement_latex = (
+            rf"Under Lemma~1, the row-sum state $x_t$ of \texttt{{{claim.spec_name.replace('_', chr(92) + '_')}}} "
+            rf"satisfies $x_{{t+1}} = A x_t$ with $A = {sp.latex(claim.matrix())}$ and "
+            rf"$\det(xI - A) = {sp.latex(claim.charpoly)}$.")
+        self.hypotheses = ("the loss is invariant under z -> z + c 1_K (Lemma 1), so 1^T G_t = 0 at every step",
+                           "torch.optim semantics: at the first step the momentum buffer is the (decayed) gradient",
+                           *claim.stability.hypotheses)
+
+    # Each group of steps is one paragraph of the proof.
+    def steps(self):
+        claim, spec = self.claim, get_spec(self.claim.spec_name)
+        dynamics = spec.row_sum_dynamics()
+        yield fact("the spec's update is linear in (W, G, buffers), so the row-sum map commutes with it",
+                   (), spec.is_linear)
+        yield identity("regular step: the engine's transition matrix (Lemma 1 applied to the spec) "
+                       "equals the claimed recurrence", dynamics.matrix, claim.matrix())
+        yield identity("first step from a fresh optimizer (torch's buffer rule) equals the claimed one",
+                       dynamics.first_matrix, claim.first_matrix())
+        yield identity("characteristic polynomial: det(xI - A) of the engine equals THEORY.md's",
+                       spec.charpoly(X), claim.charpoly)
+        yield identity("THEORY.md's polynomial is the characteristic polynomial of its own recurrence",
+                       claim.matrix().charpoly(X).as_expr(), claim.charpoly)
+        if claim.contrast:
+            yield distinct(f"negative control: the opposite placement of momentum / decay "
+                           f"({claim.contrast}) has a different polynomial", get_spec(claim.contrast).charpoly(X),
+                           claim.charpoly)
+        yield from self._stability_steps(spec)
+        yield from self._acceleration_steps(spec)
+        yield from self._optimal_steps()
+        yield from self._closed_form_steps(spec)
+        yield from self._reference_steps()
+        measured, claimed = exact_instance(claim)
+        yield fact("the spec's own numerical step, run in exact arithmetic (K = 3, d = 2, 6 steps, "
+                   "gradients with zero column sums), moves the row sums exactly as claimed",
+                   (sp.Matrix.hstack(*measured[-1]), sp.Matrix.hstack(*claimed[-1])), measured == claimed)
+
+    def _stability_steps(self, spec):
+        region = self.claim.stability
+        conditions = spec.with_hparams(**region.values).stability_conditions()
+        charpoly = spec.with_hparams(**region.values).charpoly(X)
+        yield from region_steps("stability (radius 1)", conditions.inequalities, charpoly, X, 1, region)
+
+    def _acceleration_steps(self, spec):
+        for region in self.claim.accelerations:
+            bound = spec.with_hparams(**region.values)
+            yield from region_steps(f"acceleration [{region.text}] (radius 1 - a)",
+                                    bound.acceleration_conditions().inequalities, bound.charpoly(X), X,
+                                    1 - a, region)
+
+    def _optimal_steps(self):
+        if self.claim.optimal is None:
+            return
+        result = engine_optimal_momentum(self.claim.spec_name)
+        claimed_mu, claimed_rate = self.claim.optimal
+        if claimed_mu is not None:
+            yield identity("optimal momentum (tau = 0): the engine's root of the discriminant equals the claim",
+                           result.momentum, with_a(claimed_mu), "simplify")
+        yield identity("optimal rate (tau = 0): the engine's double root equals the claim",
+                       result.rate, with_a(claimed_rate), "simplify")
+
+    def _closed_form_steps(self, spec):
+        closed = engine_closed_form(self.claim.spec_name)
+        roots = list(closed.roots)
+        yield fact("closed form: the engine's formula holds from t = 0", (closed.expression,),
+                   closed.valid_from == 0)
+        for root in roots:
+            yield identity(f"closed form: r = {root} is a root of the claimed polynomial",
+                           self.claim.charpoly.subs(X, root), 0)
+        if self.claim.closed_form is not None:
+            yield identity("closed form equals the claimed trajectory", closed.expression,
+                           self.claim.closed_form)
+            return
+        multiplicities = set(closed.roots.values())
+        coefficients = basis_coefficients(closed.expression, roots)
+        yield fact("closed form is c_1 r_1^t + c_2 r_2^t with distinct roots (THEORY.md's shape), so it "
+                   "satisfies s_{t+2} = -b s_{t+1} - c s_t for every t", tuple(coefficients or ()),
+                   coefficients is not None and multiplicities == {1} and len(roots) == 2)
+        iterates = iterate_exact(spec, S0, 2)
+        for k in range(3):
+            difference = closed.expression.subs(STEP, k) - iterates[k]
+            holds = is_zero_with_square_root(difference)
+            yield fact(f"closed form at t = {k} equals the exact iterate (three values fix the solution of "
+                       f"the second-order recurrence, which the iterates obey for t >= 1)",
+                       (closed.expression.subs(STEP, k), iterates[k]), holds)
+
+    def _reference_steps(self):
+        for values, rate in self.claim.references:
+            bound = optimizer(self.claim.spec_name, **values)
+            low, high = sp.Rational(rate) - sp.Rational(1, 10 ** 8), sp.Rational(rate) + sp.Rational(1, 10 ** 8)
+            poly = bound.charpoly(X)
+            inside = jury_decides(poly, X, high) and not jury_decides(poly, X, low)
+            yield fact(f"reference rate {rate} at {values}: every root has |x| < {rate} + 1e-8 and some root "
+                       f"has |x| >= {rate} - 1e-8 (Jury conditions decided in exact rationals)",
+                       (poly,), inside)
+            yield fact(f"the engine's numerical spec.rate() = {bound.rate()!r} lies within 1e-8 of {rate}",
+                       (sp.Float(bound.rate(), 17),), low <= sp.Rational(repr(bound.rate())) <= high)
+
+
+LINEAR_RECURRENCES = {name: LinearRecurrenceTheorem(claim) for name, claim in CLAIMS.items()}
