@@ -49,7 +49,7 @@ def _spec_and_hparams(torch_optimizer, group):
     kind = type(torch_optimizer).__name__
     spec = getattr(torch_optimizer, "nctheory_spec", None)
     if spec is not None:
-        return spec.name, {name: _scalar(group[name]) for name in spec.hyperparameter_names}
+        return spec, {name: _scalar(group[name]) for name in spec.hyperparameter_names}
     if kind == "SGD":
         hp = {"lr": _scalar(group["lr"]), "weight_decay": _scalar(group["weight_decay"])}
         if group["momentum"] == 0:
@@ -79,8 +79,8 @@ def from_torch(torch_optimizer, param=None, group=None):
         group: alternatively, the index of the parameter group holding the last layer.
     """
     g = _group_for(torch_optimizer, param, group)
-    name, hparams = _spec_and_hparams(torch_optimizer, g)
-    spec = get_spec(name).with_hparams(**hparams)
+    spec, hparams = _spec_and_hparams(torch_optimizer, g)
+    spec = (get_spec(spec) if isinstance(spec, str) else spec).with_hparams(**hparams)
     buffer_names = [b for t in spec.chain for b in t.buffers]
     if not spec.is_linear or not buffer_names:
         return spec

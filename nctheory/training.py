@@ -29,6 +29,7 @@ before it is seen are discarded. ``KeyboardInterrupt`` stops the run with
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import numbers
@@ -50,19 +51,23 @@ MODELS = ("ufm", "mlp", "cnn", "gaussian_mlp", "user")
 METRIC_NAMES = ("nc0", "nc0_rel", "nc1", "nc2_norm", "nc2_angle", "nc3", "nc4", "loss", "accuracy")
 _MAX_CHECK_EVERY = 50
 UFM_RECORD_EVERY = 200
-NETWORK_RECORD_EVERY_EPOCHS = 10
+NETWORK_RECORD_EVERY_EPOCHS = 20
 
 
 def default_record_every(model: str, num_samples: int, batch_size: int | None) -> int:
     """The metric interval used when ``record_every=None``: metric overhead below 10%.
 
-    Measured on CPU (numerics/bench_ufm.py; see the module docstring of that script):
-    one metric evaluation of the UFM (NC1..NC4 on the host, full loss) costs about as much
-    as 5-7 UFM steps, so the UFM records every ``UFM_RECORD_EVERY = 200`` steps. For a
-    network one evaluation is a forward pass over the whole training set plus the same
-    statistics, i.e. a fraction of a full-batch step and up to ``3 N / B`` minibatch steps;
-    networks record every ``10`` epochs' worth of steps: ``10 * ceil(N / batch_size)``
-    (10 for full batch).
+    Measured on a 2-core CPU with one thread (numerics/bench_ufm.py for the UFM):
+
+    * UFM: one metric evaluation (NC0..NC4 on the host and the full loss) costs about as
+      much as 7 numpy UFM steps (0.25 ms vs 37 us; torch-cpu: 0.43 ms vs 190 us), so the UFM
+      records every ``UFM_RECORD_EVERY = 200`` steps: 2-6% overhead.
+    * networks: one evaluation is a forward pass over all N training samples plus the same
+      statistics, i.e. about a third of a full-batch step and ``N / (3 B)`` minibatch steps,
+      plus about 1 ms; measured 1.4-155 ms per evaluation (Gaussian MLP to the digits CNN).
+      Networks record every ``20`` epochs' worth of steps, ``20 * ceil(N / batch_size)``
+      (20 for full batch): 2-7% overhead in the measured cases (mlp, cnn, gaussian_mlp,
+      full batch and minibatch), where every 10 epochs' worth gave up to 17%.
     """
     if model == "ufm":
         return UFM_RECORD_EVERY
@@ -419,12 +424,12 @@ def run_training(optimizer, hparams=None, *, model: str = "ufm", data=None, num_
             (default: its last ``nn.Linear``).
         bias: give the UFM a bias b (decayed like W and H).
         prefer_torch: with torch, use torch.optim's class where the spec has one.
-        num_threads: torch's intra-op threads during a CPU run (restored afterwards);
-            None keeps torch's setting. The default 1 is deliberate: the models here are
-            too small for intra-op parallelism to help, and on a busy machine (more
-            runnable processes than cores) torch's thread barriers made a 2-thread run of
-            the UFM about 300 times slower than a 1-thread run (measured: 300 steps in
-            33 s versus 0.09 s).
+        num_threads: torch's intra-op threads and numpy's BLAS threads during a CPU run
+            (restored afterwards); None keeps the current settings. The default 1 is
+            deliberate: the models here are too small for intra-op parallelism to help,
+            and on a busy machine (more runnable processes than cores) the threads'
+            barriers made a 2-thread torch run of the UFM about 300 times slower than a
+            1-thread run (measured: 300 steps in 33 s versus 0.09 s).
     """
     if model not in MODELS:
         raise NCTheoryError(f"model must be one of {', '.join(map(repr, MODELS))}, got {model!r}")
@@ -446,22 +451,35 @@ def run_training(optimizer, hparams=None, *, model: str = "ufm", data=None, num_
     if model != "ufm" and bias:
         raise NCTheoryError("bias applies to model='ufm' (networks have their own biases)")
 
-    import torch
-
     if num_threads is not None:
         num_threads = _positive_int(num_threads, "num_threads")
-    if target.device == "cpu" and num_threads is not None and num_threads != torch.get_num_threads():
-        previous = torch.get_num_threads()
-        torch.set_num_threads(num_threads)
+    with _cpu_threads(num_threads if target.device == "cpu" else None):
+        return _run(spec, target, model, data, num_classes, dim, width, samples_per_class, steps, seed,
+                    record_every, rates, loss_name, eps, batch_size, progress, user_model, last_layer,
+                    bias, prefer_torch)
+
+
+@contextlib.contextmanager
+def _cpu_threads(num_threads):
+    """Limit torch's intra-op threads and the BLAS pools (threadpoolctl, a scikit-learn
+    dependency) to ``num_threads`` for the duration of a run; None changes nothing."""
+    if num_threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
         try:
-            return _run(spec, target, model, data, num_classes, dim, width, samples_per_class, steps, seed,
-                        record_every, rates, loss_name, eps, batch_size, progress, user_model, last_layer,
-                        bias, prefer_torch)
-        finally:
-            torch.set_num_threads(previous)
-    return _run(spec, target, model, data, num_classes, dim, width, samples_per_class, steps, seed,
-                record_every, rates, loss_name, eps, batch_size, progress, user_model, last_layer,
-                bias, prefer_torch)
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - installed with scikit-learn
+            yield
+        else:
+            with threadpool_limits(limits=num_threads):
+                yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _run(spec, target, model, data, num_classes, dim, width, samples_per_class, steps, seed, record_every,

@@ -696,7 +696,19 @@ def _rate_sentences(reasons, theory, predicted_rate, measured_rate, predicted_fi
                "stays at 0" if theory.name == "sgdw_momentum" else "") + "); the run shows the excited rate.")
     if not constant:
         reasons.append("The learning rate varied during the run: the prediction multiplies the exact matrices "
-                       "A(eta_t) step by step; the rates quoted are at the base lr.")
+                       "A(eta_t) step by step; the spectral radius quoted is at the base lr, so compare the "
+                       "measured fit with the same fit on the prediction.")
+    elif predicted_fit is not None and not math.isclose(predicted_fit, predicted_rate, rel_tol=1e-7):
+        eig = [complex(e.evalf()) for e in theory.eigenvalues()]
+        top = max(eig, key=abs)
+        if abs(top.imag) > 1e-15:
+            period = 2 * math.pi / abs(math.atan2(top.imag, top.real))
+            why = (f"the dominant eigenvalues are complex, so ||s_t|| oscillates with period ~{period:.0f} steps "
+                   f"under the envelope rate^t")
+        else:
+            why = "the transient of the other mode(s) has not died out in this window"
+        reasons.append(f"The fitted rate differs from the spectral radius because {why}; the like-for-like "
+                       f"comparison is the same fit on the prediction, which agrees.")
 
 
 # ---------------------------------------------------------------------------- sign increments

@@ -75,6 +75,16 @@ def test_nc1_is_papyans_trace_formula():
     assert nc1(H2, y) == pytest.approx(direct2, rel=1e-10)
 
 
+def test_nc1_is_translation_invariant_and_never_inverts_the_null_direction():
+    """Centred class means satisfy sum_k n_k (mu_k - mu_G) = 0, so Sigma_B has rank <= K-1
+    and its K-th eigenvalue is rounding noise; Papyan et al.'s code inverts only the top
+    K-1 pairs (``svds(Sb, k=C-1)``). A large common offset makes that noise large: NC1 must
+    not change (it is invariant under h -> h + c)."""
+    W, H, y = random_config(6)
+    offset = 1e7 * np.random.default_rng(7).standard_normal(D)
+    assert nc1(H + offset, y) == pytest.approx(nc1(H, y), rel=1e-6)
+
+
 def test_nc1_scales_with_within_class_noise():
     """NC1 of ETF means plus noise of variance s^2 grows like s^2 (a ratio of covariances)."""
     W, H, y = collapsed(offset=False)

@@ -64,8 +64,8 @@ def test_seeded_runs_are_reproducible():
 
 def test_default_record_every():
     assert default_record_every("ufm", 40, None) == 200
-    assert default_record_every("mlp", 1437, None) == 10
-    assert default_record_every("mlp", 1437, 128) == 120
+    assert default_record_every("mlp", 1437, None) == 20
+    assert default_record_every("mlp", 1437, 128) == 240
     r = run_training("sgd", dict(lr=0.1), backend="numpy", steps=250)
     np.testing.assert_array_equal(r.metric_steps, [0, 200, 250])
     assert r.record_every == 200
@@ -306,13 +306,29 @@ def test_cuda_trajectory_matches_cpu(model):
     assert np.abs(cpu.row_sums - gpu.row_sums).max() <= 1e-9 * np.abs(cpu.row_sums).max()
 
 
+def sign_based_plateaus(**kw):
+    """Final (NC0 of signgd, NC0_rel of signgd_decoupled) after 1000 UFM steps."""
+    hp = dict(lr=1e-2, weight_decay=5e-2)
+    coupled = run_training("signgd", hp, steps=1000, record_every=500, **kw)
+    decoupled = run_training("signgd_decoupled", hp, steps=1000, record_every=500, **kw)
+    return coupled.metrics["nc0"][-1], decoupled.metrics["nc0_rel"][-1]
+
+
+def test_sign_based_plateaus_reproduce_theory_section_4():
+    """THEORY.md section 4 (UFM K=5, d=16, n=8): coupled SignGD reaches an O(eta) NC0
+    (0.058 at eta=1e-2 there), decoupled stays at NC0_rel of order one (0.56-0.99)."""
+    nc0_coupled, nc0_rel_decoupled = sign_based_plateaus(backend="numpy")
+    assert nc0_coupled < 0.1 and nc0_rel_decoupled > 0.5
+
+
 @CUDA
 def test_cuda_sign_based_verdict_matches_cpu():
-    """signgd_decoupled: the NC0_rel plateau (the verdict-relevant number) agrees across devices."""
-    kw = dict(backend="torch", steps=400, record_every=100)
-    cpu = run_training("signgd_decoupled", dict(lr=1e-2, weight_decay=5e-2), device="cpu", **kw)
-    gpu = run_training("signgd_decoupled", dict(lr=1e-2, weight_decay=5e-2), device="cuda", **kw)
-    np.testing.assert_allclose(gpu.metrics["nc0_rel"], cpu.metrics["nc0_rel"], rtol=1e-2)
+    """Sign-based runs are not reproducible to rounding across devices (a gradient entry
+    near zero may change sign), so the comparison is of the verdict-relevant plateaus."""
+    cpu = sign_based_plateaus(backend="torch", device="cpu")
+    gpu = sign_based_plateaus(backend="torch", device="cuda")
+    assert gpu[0] < 0.1 and gpu[1] > 0.5
+    assert abs(gpu[0] - cpu[0]) <= 0.02 and abs(gpu[1] - cpu[1]) <= 0.1
 
 
 @CUPY

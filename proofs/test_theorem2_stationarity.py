@@ -1,0 +1,144 @@
+"""Theorem 2: stationarity under coupled L2 decay forces NC0 = 0.
+
+Statement. If W* is a stationary point of L(W) + (lambda/2)||W||_F^2 with lambda > 0 and
+a shift-invariant loss, then 0 = 1^T(grad L(W*) + lambda W*) = lambda W*^T 1, so
+W*^T 1 = 0 and NC0(W*) = 0.
+
+Hypotheses. Lemma 1 applies to the loss; lambda > 0; the decay is coupled (added to the
+gradient), so that stationarity reads grad L + lambda W = 0.
+
+Proof. 1^T grad L = 0 (Lemma 1), hence 1^T(grad L + lambda W) = lambda W^T 1, and
+lambda > 0. The negative controls show the hypotheses are needed: with squared error
+a ridge stationary point has a nonzero row sum; with decoupled decay and a sign step
+the fixed point -S/lambda has row sum -S^T 1/lambda != 0.
+(Zhao et al., arXiv:2602.16642.)
+"""
+
+import numpy as np
+import sympy as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nctheory.losses import LOSSES
+from nctheory.theorems.lemma1 import last_layer, minibatch_gradient
+from nctheory.theorems.theorem2 import THEOREM2, StationarityForcesCentring, ridge_stationary_point
+
+lam = sp.Symbol("lambda", positive=True)
+W = last_layer(3, 2)[0]
+ones = sp.ones(1, 3)
+
+
+def _cancel(matrix):
+    return matrix.applyfunc(lambda e: sp.cancel(sp.together(e)))
+
+
+def test_step1_lemma1_for_a_symbolic_minibatch():
+    grad = minibatch_gradient(LOSSES["cross_entropy"].build, (0, 1, 2, 0), 3, 2, W)
+    assert _cancel(ones * grad) == sp.zeros(1, 2)
+
+
+def test_step2_row_sum_of_the_regularised_gradient_is_lambda_times_the_row_sum():
+    grad = minibatch_gradient(LOSSES["label_smoothing"].build, (2, 0), 3, 2, W)
+    assert _cancel(ones * (grad + lam * W) - lam * (W.T * sp.ones(3, 1)).T) == sp.zeros(1, 2)
+
+
+def test_step3_lambda_positive_leaves_only_the_zero_row_sum():
+    s1, s2 = sp.symbols("s1 s2")
+    assert sp.solve([lam * s1, lam * s2], [s1, s2], dict=True) == [{s1: 0, s2: 0}]
+
+
+def test_negative_control_mse_breaks_lemma1_and_the_ridge_stationary_point_is_not_centred():
+    grad = minibatch_gradient(LOSSES["mse"].build, (0, 1, 2, 0), 3, 2, W)
+    assert sp.expand(ones * grad) != sp.zeros(1, 2)
+    H = sp.Matrix([[1, 2, 0, -1], [3, -1, 1, 2]])
+    Y = sp.Matrix([[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 0]])
+    star = ridge_stationary_point(H, Y, sp.Rational(1, 10))
+    assert _cancel((star * H - Y) * H.T + sp.Rational(1, 10) * star) == sp.zeros(3, 2)
+    assert _cancel(star.T * sp.ones(3, 1)) != sp.zeros(2, 1)
+
+
+def test_negative_control_decoupled_sign_fixed_point_keeps_a_row_sum():
+    eta = sp.Symbol("eta", positive=True)
+    S = sp.Matrix([[1, -1], [1, 1], [-1, 1]])
+    star = -S / lam
+    assert sp.expand((1 - eta * lam) * star - eta * S - star) == sp.zeros(3, 2)
+    assert star.T * sp.ones(3, 1) == sp.Matrix([-1 / lam, -1 / lam])
+
+
+def test_negative_control_the_theorem_refuses_mse():
+    assert not StationarityForcesCentring(loss="mse").prove().holds
+
+
+# -- numerical check: minimise the L2-regularised objective, look at the row sum -------
+def _torch_gradient(loss, W, h, labels, weight_decay):
+    """grad of the regularised objective by torch autograd (float64), independent of the solver."""
+    W = torch.tensor(W, dtype=torch.float64, requires_grad=True)
+    h, labels = torch.tensor(h), torch.tensor(labels)
+    logits = h @ W.T
+    if loss == "cross_entropy":
+        data = torch.nn.functional.cross_entropy(logits, labels)
+    else:
+        data = ((logits - torch.nn.functional.one_hot(labels, W.shape[0]).double()) ** 2).sum(dim=1).mean()
+    (data + weight_decay / 2 * (W ** 2).sum()).backward()
+    return W.grad.numpy()
+
+
+def _stationary_point(loss, h, labels, K, weight_decay, rng):
+    """Damped Newton on the strongly convex regularised objective (numpy, float64)."""
+    n, d = h.shape
+    Y = np.eye(K)[labels]
+    W = rng.standard_normal((K, d)) + 1.0  # start far from centred
+
+    def value_grad_hessian(W):
+        Z = h @ W.T
+        if loss == "mse":
+            R = Z - Y
+            value = (R ** 2).sum() / n + weight_decay / 2 * (W ** 2).sum()
+            grad = 2 * R.T @ h / n + weight_decay * W
+            hessian = np.kron(np.eye(K), 2 * h.T @ h / n)
+        else:
+            Z = Z - Z.max(axis=1, keepdims=True)
+            P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+            value = -np.log(P[np.arange(n), labels]).mean() + weight_decay / 2 * (W ** 2).sum()
+            grad = (P - Y).T @ h / n + weight_decay * W
+            hessian = sum(np.kron(np.diag(p) - np.outer(p, p), np.outer(x, x)) for p, x in zip(P, h)) / n
+        return value, grad, hessian + weight_decay * np.eye(K * d)
+
+    for _ in range(200):
+        value, grad, hessian = value_grad_hessian(W)
+        if np.abs(grad).max() < 1e-13:
+            break
+        step = np.linalg.solve(hessian, grad.ravel()).reshape(K, d)
+        size = 1.0
+        while value_grad_hessian(W - size * step)[0] > value - 1e-4 * size * (grad * step).sum() and size > 1e-10:
+            size /= 2
+        W = W - size * step
+    return W, _torch_gradient(loss, W, h, labels, weight_decay)
+
+
+@settings(max_examples=10)
+@given(K=st.integers(2, 5), d=st.integers(2, 4), n=st.integers(3, 10), seed=st.integers(0, 2 ** 16),
+       weight_decay=st.sampled_from([0.01, 0.1, 0.5]))
+def test_property_numerical_stationary_points_of_the_coupled_objective_are_centred(K, d, n, seed, weight_decay):
+    rng = np.random.default_rng(seed)
+    h = 2 * rng.standard_normal((n, d))
+    labels = rng.integers(0, K, n)
+    W, grad = _stationary_point("cross_entropy", h, labels, K, weight_decay, rng)
+    assert np.abs(grad).max() < 1e-10  # stationary (checked by torch autograd)
+    assert np.abs(W.sum(axis=0)).max() < 1e-9 * max(1.0, np.abs(W).max())  # ... and centred
+    assert np.abs(W.sum(axis=0)).max() <= K * np.abs(grad).max() / weight_decay + 1e-12  # lambda W^T 1 = 1^T grad
+
+
+def test_negative_control_numerical_mse_stationary_point_is_not_centred():
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((9, 3))
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    W, grad = _stationary_point("mse", h, labels, 3, 0.1, rng)
+    assert np.abs(grad).max() < 1e-10
+    assert np.linalg.norm(W.sum(axis=0)) > 1e-2
+
+
+def test_the_theorem_object_proves_every_step():
+    proof = THEOREM2.prove()
+    assert proof.holds, str(proof)
