@@ -123,3 +123,16 @@ def test_unknown_torch_optimizer_is_refused():
     p = [torch.nn.Parameter(torch.zeros(2))]
     with pytest.raises(NCTheoryError, match="RMSprop"):
         nctheory.from_torch(torch.optim.RMSprop(p))
+
+
+def test_optimizer_generated_from_an_unregistered_spec_maps_back_to_it():
+    from nctheory import hyperparams as hp
+    from nctheory import transforms as tf
+    from nctheory.spec import OptimizerSpec
+    from nctheory.torch_optim import SpecOptimizer
+
+    spec = OptimizerSpec(name="double_decay", summary="test", reference="test",
+                         chain=(tf.add_decayed_weights, tf.add_decayed_weights, tf.scale_by_learning_rate),
+                         hyperparameters=(hp.LR, hp.WEIGHT_DECAY))
+    opt = SpecOptimizer([torch.nn.Parameter(torch.ones(3, 2))], spec, lr=0.1, weight_decay=0.5)
+    assert nctheory.from_torch(opt).rate() == 0.9
