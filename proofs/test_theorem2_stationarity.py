@@ -99,8 +99,9 @@ def _stationary_point(loss, h, labels, K, weight_decay, rng):
             hessian = np.kron(np.eye(K), 2 * h.T @ h / n)
         else:
             Z = Z - Z.max(axis=1, keepdims=True)
-            P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
-            value = -np.log(P[np.arange(n), labels]).mean() + weight_decay / 2 * (W ** 2).sum()
+            log_p = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+            P = np.exp(log_p)
+            value = -log_p[np.arange(n), labels].mean() + weight_decay / 2 * (W ** 2).sum()
             grad = (P - Y).T @ h / n + weight_decay * W
             hessian = sum(np.kron(np.diag(p) - np.outer(p, p), np.outer(x, x)) for p, x in zip(P, h)) / n
         return value, grad, hessian + weight_decay * np.eye(K * d)
@@ -110,8 +111,9 @@ def _stationary_point(loss, h, labels, K, weight_decay, rng):
         if np.abs(grad).max() < 1e-13:
             break
         step = np.linalg.solve(hessian, grad.ravel()).reshape(K, d)
-        size = 1.0
-        while value_grad_hessian(W - size * step)[0] > value - 1e-4 * size * (grad * step).sum() and size > 1e-10:
+        size = 1.0  # near the optimum pure Newton steps (quadratic convergence; Armijo drowns in rounding)
+        while (np.abs(grad).max() > 1e-4 and size > 1e-10
+               and value_grad_hessian(W - size * step)[0] > value - 1e-4 * size * (grad * step).sum()):
             size /= 2
         W = W - size * step
     return W, _torch_gradient(loss, W, h, labels, weight_decay)

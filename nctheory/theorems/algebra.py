@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..hyperparams import SYMBOLS
-from .base import Step, distinct, fact, identity
+from .base import fact, identity
 
 ETA, LAMBDA = SYMBOLS["lr"], SYMBOLS["weight_decay"]
 MU, TAU, NU = SYMBOLS["momentum"], SYMBOLS["dampening"], SYMBOLS["nu"]
@@ -226,5 +226,5 @@ def is_zero_with_square_root(expr) -> bool:
     return remainder.is_zero
 
 
-__all__ = ["A_", "A_PARAM", "OPEN_UNIT_A", "Region", "certified_positive", "distinct", "identity",
-           "in_terms_of_a", "jury_decides", "jury_form", "region_steps", "with_a", "Step"]
+__all__ = ["A_", "A_PARAM", "OPEN_UNIT_A", "Region", "certified_positive", "in_terms_of_a",
+           "is_zero_with_square_root", "jury_decides", "jury_form", "region_steps", "with_a"]

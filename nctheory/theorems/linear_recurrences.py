@@ -305,6 +305,10 @@ class LinearRecurrenceTheorem(Theorem):
             return
         result = engine_optimal_momentum(self.claim.spec_name)
         claimed_mu, claimed_rate = self.claim.optimal
+        accelerates = not all(region.never for region in self.claim.accelerations)
+        yield fact(f"the engine says the optimal momentum {'beats' if accelerates else 'does not beat'} SGD's "
+                   f"rate 1 - a, as the acceleration claim implies", (result.momentum,),
+                   getattr(result, "beats_sgd", accelerates) == accelerates)
         if claimed_mu is not None:
             yield identity("optimal momentum (tau = 0): the engine's root of the discriminant equals the claim",
                            result.momentum, with_a(claimed_mu), "simplify")

@@ -29,7 +29,7 @@ import sympy as sp
 
 from ..optimizers import get_spec
 from ..symbolic.rowsum import X
-from .algebra import A_, ETA, LAMBDA, MU, certified_positive, in_terms_of_a, with_a
+from .algebra import A_, MU, certified_positive, in_terms_of_a, with_a
 from .base import Theorem, fact, identity
 from .linear_recurrences import engine_optimal_momentum
 
@@ -124,4 +124,4 @@ NESTEROV = OptimalMomentumTheorem(
 OPTIMAL_MOMENTUM = {theorem.spec_name: theorem for theorem in (HEAVY_BALL, NESTEROV)}
 
 __all__ = ["ALPHA", "ALPHA_IN_UNIT_INTERVAL", "HEAVY_BALL", "NESTEROV", "OPTIMAL_MOMENTUM",
-           "OptimalMomentumTheorem", "ETA", "LAMBDA"]
+           "OptimalMomentumTheorem"]

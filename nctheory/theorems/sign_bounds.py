@@ -27,6 +27,8 @@ from itertools import product
 
 import sympy as sp
 
+from ..hyperparams import SYMBOLS
+from ..symbolic.signbased import unrolled_decoupled_sign
 from .base import Theorem, distinct, fact, identity
 
 ETA = sp.Symbol("eta", positive=True)
@@ -97,6 +99,9 @@ class SignDescentBounds(Theorem):
         shifted = (1 - A_ETA_LAMBDA) * sp.Sum(f(T), (J, 0, T - 1)) - sp.Sum(f(T + 1), (J, 0, T - 1))
         yield identity("induction: (1 - a) sum_{j<t} (1-a)^{t-1-j} sigma_j = sum_{j<t} (1-a)^{t-j} sigma_j "
                        "(with q = 1 - a > 0)", sp.simplify(shifted.subs(q_sub)), 0)
+        engine = unrolled_decoupled_sign(T, W0, SIGMA, J).subs({SYMBOLS["lr"]: ETA, SYMBOLS["weight_decay"]: LAMBDA})
+        yield identity("the engine's unrolled formula (nctheory.symbolic.signbased) is this one",
+                       engine, unrolled(T))
         w = W0
         explicit = []
         for t in range(6):

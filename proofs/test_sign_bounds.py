@@ -1,0 +1,196 @@
+"""Decoupled sign descent (AdamW with beta1 = beta2 = 0, eps -> 0): box bound, parity, NC0 floor.
+
+Statement. For W_{t+1} = (1 - a) W_t - eta sign(G_t), a = eta*lambda:
+1. W_t = (1-a)^t W_0 - eta sum_{j<t} (1-a)^{t-1-j} sign(G_j);
+2. eta sum_{j<t} (1-a)^{t-1-j} = (1 - (1-a)^t)/lambda, so (0 < a <= 1)
+   |W_t| <= (1-a)^t |W_0| + (1 - (1-a)^t)/lambda <= max(|W_0|, 1/lambda);
+3. a sum of K signs has the parity of K: for odd K every entry of S^T 1 has |.| >= 1;
+4. with a constant sign pattern S the row sums converge to s* = -S^T 1/lambda (the
+   fixed point of s' = (1-a)s - eta S^T 1, independent of eta), and for odd K
+   ||s*|| >= sqrt(d)/lambda: NC0 stays bounded away from 0.
+
+Hypotheses. lambda > 0, eta > 0; 0 < a <= 1 for the box bound, 0 < a < 2 for the limit;
+step entries in [-1, 1] (sign; Lion's sign of an interpolated momentum); for the floor:
+K odd, no zero gradient entry, sign pattern eventually constant.
+
+Proof: nctheory.theorems.sign_bounds (sympy summation, induction on t, exhaustive parity
+for K <= 7); the properties below run the specs' own steps (signgd_decoupled, lion) in
+exact rationals. (Xie & Li, ICML 2024; Bernstein et al., ICML 2018; Zhao et al.,
+arXiv:2602.16642.)
+"""
+
+from fractions import Fraction
+from itertools import product
+
+import numpy as np
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pytest
+
+from nctheory.optimizers import get_spec
+from nctheory.symbolic.signbased import box_bound, parity_lower_bound
+from nctheory.theorems.sign_bounds import (ETA, LAMBDA, SIGN_BOUNDS, SIGMA, SignDescentBounds, T, J, W0,
+                                           decoupled_sign_step, unrolled)
+
+a = ETA * LAMBDA
+q = sp.Symbol("q", positive=True)  # q = 1 - a in (0, 1)
+
+
+def test_step1_unrolled_formula_base_case_and_induction():
+    assert unrolled(0).doit() == W0
+    f = lambda t: (1 - a) ** (t - 1 - J) * SIGMA[J]  # noqa: E731
+    peel = sp.Sum(f(T + 1), (J, 0, T - 1)) + sp.Sum(f(T + 1), (J, T, T)) - sp.Sum(f(T + 1), (J, 0, T))
+    assert sp.simplify(peel) == 0
+    assert sp.Sum(f(T + 1), (J, T, T)).doit() == SIGMA[T]
+    shifted = (1 - a) * sp.Sum(f(T), (J, 0, T - 1)) - sp.Sum(f(T + 1), (J, 0, T - 1))
+    assert sp.simplify(shifted.subs(LAMBDA, (1 - q) / ETA)) == 0
+
+
+def test_step1_unrolled_formula_equals_the_iterated_step_for_small_t():
+    w = W0
+    for t in range(7):
+        assert sp.expand(w - unrolled(t).doit()) == 0
+        w = decoupled_sign_step(w, SIGMA[t])
+
+
+def test_step2_the_geometric_sum_is_one_minus_decay_over_lambda():
+    summed = sp.summation(ETA * (1 - a) ** (T - 1 - J), (J, 0, T - 1))
+    claimed = (1 - (1 - a) ** T) / LAMBDA
+    assert sp.simplify((summed - claimed).subs(LAMBDA, (1 - q) / ETA)) == 0
+
+
+def test_step2_the_bound_is_a_convex_combination_below_the_max():
+    theta, x, y = sp.symbols("theta x y", nonnegative=True)
+    decay = (1 - a) ** T
+    assert sp.expand((theta * x + (1 - theta) / LAMBDA).subs(theta, decay) - (decay * x + (1 - decay) / LAMBDA)) == 0
+    m = sp.Max(x, y)
+    assert sp.expand(m - (theta * x + (1 - theta) * y) - (theta * (m - x) + (1 - theta) * (m - y))) == 0
+
+
+def test_step3_a_sum_of_K_signs_has_the_parity_of_K():
+    K, n = sp.symbols("K n", integer=True, nonnegative=True)
+    assert sp.expand((K - n) - n - (K - 2 * n)) == 0
+    for size in (1, 3, 5, 7):
+        assert min(abs(sum(signs)) for signs in product((-1, 1), repeat=size)) == 1
+
+
+def test_step4_the_limit_is_minus_sigma_over_lambda_and_independent_of_eta():
+    s, sigma = sp.symbols("s sigma", real=True)
+    assert sp.solve(sp.Eq(s, decoupled_sign_step(s, sigma)), s) == [-sigma / LAMBDA]
+    assert sp.expand(decoupled_sign_step(s, sigma) + sigma / LAMBDA - (1 - a) * (s + sigma / LAMBDA)) == 0
+    m = sp.Symbol("m", integer=True)
+    assert sp.expand((2 * m + 1) ** 2 - 1 - 4 * m * (m + 1)) == 0
+
+
+def test_negative_control_even_K_has_no_floor_and_wrong_limits_are_refuted():
+    assert min(abs(sum(signs)) for signs in product((-1, 1), repeat=4)) == 0
+    assert not SignDescentBounds(limit=lambda sigma: -ETA * sigma / LAMBDA).prove().holds
+    assert not SignDescentBounds(geometric_sum=lambda t: (1 - (1 - a) ** t) * ETA / LAMBDA).prove().holds
+
+
+# ----------------------------------------------------------------- the specs' own steps, exactly
+def fraction_array(rows):
+    return np.array([[Fraction(v) for v in row] for row in rows], dtype=object)
+
+
+step_sizes = st.sampled_from([Fraction(1, 10), Fraction(1, 4), Fraction(1, 2), Fraction(1)])
+decays = st.sampled_from([Fraction(1, 10), Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4)])
+nonzero = st.fractions(-4, 4, max_denominator=6).filter(lambda v: v != 0)
+magnitude = st.fractions(-6, 6, max_denominator=5)
+
+
+def matrices(rows, cols, elements):
+    return st.lists(st.lists(elements, min_size=cols, max_size=cols), min_size=rows, max_size=rows)
+
+
+@settings(max_examples=30)
+@given(lr=step_sizes, wd=decays, K=st.integers(2, 5), d=st.integers(1, 3), data=st.data())
+def test_property_signgd_decoupled_follows_the_unrolled_formula_and_stays_in_the_box(lr, wd, K, d, data):
+    if lr * wd > 1:
+        wd = 1 / lr  # 0 < a <= 1
+    a_ = lr * wd
+    spec = get_spec("signgd_decoupled")
+    W_0 = fraction_array(data.draw(matrices(K, d, magnitude)))
+    grads = [fraction_array(g) for g in data.draw(st.lists(matrices(K, d, nonzero), min_size=1, max_size=20))]
+    weights, state = W_0, spec.init_state(W_0)
+    for t, grad in enumerate(grads, start=1):
+        weights, state = spec.step(weights, grad, state, hp={"lr": lr, "weight_decay": wd})
+        formula = (1 - a_) ** t * W_0 - lr * sum(((1 - a_) ** (t - 1 - j) * np.sign(grads[j]) for j in range(t)),
+                                                 np.zeros_like(W_0))
+        assert (weights == formula).all()
+        bound = (1 - a_) ** t * np.abs(W_0) + (1 - (1 - a_) ** t) / wd
+        assert (np.abs(weights) <= bound).all()
+        assert (bound <= np.maximum(np.abs(W_0), 1 / wd)).all()
+    # the row sums move by sign(G_j)^T 1, whose entries have the parity of K (no zero gradient entry)
+    assert all((sum(np.sign(g)[:, c]) - K) % 2 == 0 for g in grads for c in range(d))
+
+
+@settings(max_examples=20)
+@given(lr=step_sizes, wd=decays, beta1=st.sampled_from([Fraction(0), Fraction(9, 10)]),
+       beta2=st.sampled_from([Fraction(0), Fraction(99, 100)]), data=st.data())
+def test_property_lion_obeys_the_same_box_bound(lr, wd, beta1, beta2, data):
+    if lr * wd > 1:
+        wd = 1 / lr
+    a_ = lr * wd
+    spec = get_spec("lion")
+    W_0 = fraction_array(data.draw(matrices(3, 2, magnitude)))
+    grads = [fraction_array(g) for g in data.draw(st.lists(matrices(3, 2, magnitude), min_size=1, max_size=15))]
+    weights, state = W_0, spec.init_state(W_0)
+    hp = {"lr": lr, "weight_decay": wd, "beta1": beta1, "beta2": beta2}
+    for t, grad in enumerate(grads, start=1):
+        weights, state = spec.step(weights, grad, state, hp=hp)
+        assert (np.abs(weights) <= (1 - a_) ** t * np.abs(W_0) + (1 - (1 - a_) ** t) / wd).all()
+
+
+@settings(max_examples=30)
+@given(K=st.sampled_from([3, 5, 7]), d=st.integers(1, 4), lr=step_sizes, wd=decays, data=st.data())
+def test_property_constant_sign_pattern_odd_K_row_sums_converge_to_a_floor(K, d, lr, wd, data):
+    if lr * wd >= 2:
+        wd = 1 / lr
+    a_ = lr * wd
+    spec = get_spec("signgd_decoupled")
+    signs = fraction_array(data.draw(matrices(K, d, st.sampled_from([-1, 1]))))
+    W_0 = fraction_array(data.draw(matrices(K, d, magnitude)))
+    sigma = signs.sum(axis=0)
+    limit = -sigma / wd
+    assert all(abs(v) >= 1 for v in sigma)  # parity
+    assert sum(v * v for v in limit) >= Fraction(d) / wd ** 2  # ||s*|| >= sqrt(d)/lambda
+    weights, state = W_0, spec.init_state(W_0)
+    for t in range(1, 12):
+        magnitudes = fraction_array(data.draw(matrices(K, d, st.fractions(1, 5, max_denominator=4))))
+        weights, state = spec.step(weights, signs * magnitudes, state, hp={"lr": lr, "weight_decay": wd})
+        assert (weights.sum(axis=0) - limit == (1 - a_) ** t * (W_0.sum(axis=0) - limit)).all()
+
+
+@settings(max_examples=40)
+@given(w0=st.fractions(0, 50, max_denominator=8), lr=step_sizes, wd=decays, steps=st.integers(0, 60))
+def test_property_the_engine_box_bound_function_evaluates_the_proved_bound(w0, lr, wd, steps):
+    if lr * wd > 1:
+        wd = 1 / lr
+    decay = (1 - lr * wd) ** steps
+    exact = decay * w0 + (1 - decay) / wd
+    assert box_bound(float(w0), float(lr), float(wd), steps) == pytest.approx(float(exact), rel=1e-12, abs=1e-12)
+    assert box_bound(float(w0), float(lr), float(wd)) == max(float(w0), 1 / float(wd))
+
+
+def test_the_engine_parity_floor_is_sqrt_d_over_lambda_for_odd_K_only():
+    assert parity_lower_bound(16, 5, 0.05) == pytest.approx(4 / 0.05, rel=1e-15)
+    assert parity_lower_bound(16, 4, 0.05) == 0.0
+    with pytest.raises(ValueError):
+        parity_lower_bound(16, 5, 0.0)
+
+
+def test_negative_control_coupled_signgd_does_not_follow_the_decoupled_formula():
+    spec = get_spec("signgd")
+    W_0 = fraction_array([[3, -1], [2, 5], [-4, 1]])
+    G = fraction_array([[-1, 1], [1, -1], [1, 1]])
+    weights, _ = spec.step(W_0, G, spec.init_state(W_0), hp={"lr": Fraction(1, 2), "weight_decay": Fraction(1)})
+    decoupled = (1 - Fraction(1, 2)) * W_0 - Fraction(1, 2) * np.sign(G)
+    assert not (weights == decoupled).all()
+
+
+def test_the_theorem_object_proves_every_step():
+    proof = SIGN_BOUNDS.prove()
+    assert proof.holds, str(proof)
