@@ -65,7 +65,15 @@ class Hyperparameter:
         return f"{left}{low}, {high}{right}"
 
     def validate(self, value, optimizer: str) -> sp.Rational:
-        """Check ``value`` and return it as an exact sympy Rational."""
+        """Check ``value`` and return it as an exact sympy Rational.
+
+        Floats are read as the decimal they print as (``0.1 -> 1/10``); integers,
+        ``Fraction`` and sympy rationals are kept exactly (``Fraction(1, 3) -> 1/3``).
+        """
+        if isinstance(value, (sp.Rational, numbers.Rational)) and not isinstance(value, bool):
+            exact = sp.Rational(int(value.numerator), int(value.denominator))
+            self._check_range(float(exact), optimizer)
+            return exact
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise HyperparameterError(
                 f"{optimizer}: {self.name} must be a real number in {self.allowed()}, "
@@ -74,13 +82,16 @@ class Hyperparameter:
         if not math.isfinite(value):
             raise HyperparameterError(
                 f"{optimizer}: {self.name} must be finite, in {self.allowed()}, got {value!r}")
+        self._check_range(value, optimizer)
+        return to_rational(value)
+
+    def _check_range(self, value: float, optimizer: str) -> None:
         too_low = self.low is not None and (value < self.low or (self.low_open and value == self.low))
         too_high = self.high is not None and (value > self.high or (self.high_open and value == self.high))
         if too_low or too_high:
             raise HyperparameterError(
                 f"{optimizer}: {self.name}={value!r} is outside the allowed range "
                 f"{self.allowed()} ({self.description})")
-        return to_rational(value)
 
 
 def to_rational(value: float) -> sp.Rational:

@@ -92,3 +92,12 @@ def test_example_values_are_valid_for_every_spec():
         spec = nctheory.get_spec(name)
         bound = spec.with_hparams(**spec.example_values())
         assert set(bound.values) == set(spec.hyperparameter_names)
+
+
+def test_exact_fractions_are_kept_exactly():
+    from fractions import Fraction
+
+    spec = nctheory.optimizer("sgd_momentum", lr=Fraction(1, 3), momentum=sp.Rational(9, 11), weight_decay=1)
+    assert spec.values["lr"] == sp.Rational(1, 3) and spec.values["momentum"] == sp.Rational(9, 11)
+    with pytest.raises(HyperparameterError, match="momentum"):
+        nctheory.optimizer("sgd_momentum", momentum=Fraction(11, 9))
