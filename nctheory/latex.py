@@ -10,6 +10,8 @@ hyperparameter is set, its rate follow.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from . import ops
@@ -64,13 +66,15 @@ def _tex(expr) -> str:
     return sp.latex(expr)
 
 
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
+                 "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\textasciitilde{}",
+                 "<": r"\textless{}", ">": r"\textgreater{}"}
+_TEXT_PATTERN = re.compile("|".join(re.escape(k) for k in _TEXT_ESCAPES))
+
+
 def escape_text(text: str) -> str:
-    """Escape LaTeX's special characters in running text."""
-    text = text.replace("\\", "\0")
-    for char in "&%$#_{}":
-        text = text.replace(char, "\\" + char)
-    text = text.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
-    return text.replace("\0", r"\textbackslash{}")
+    """Plain text made safe for LaTeX text mode."""
+    return _TEXT_PATTERN.sub(lambda m: _TEXT_ESCAPES[m.group(0)], str(text))
 
 
 def spec_latex(spec) -> str:

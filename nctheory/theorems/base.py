@@ -11,11 +11,12 @@ tolerance. A claim that is wrong makes a step fail; it never raises.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import sympy as sp
+
+from ..latex import escape_text as latex_text
 
 
 @dataclass(frozen=True)
@@ -165,17 +166,6 @@ class Theorem:
 
 
 # ---------------------------------------------------------------------- LaTeX helpers
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
-                 "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\textasciitilde{}",
-                 "<": r"\textless{}", ">": r"\textgreater{}"}
-_TEXT_PATTERN = re.compile("|".join(re.escape(k) for k in _TEXT_ESCAPES))
-
-
-def latex_text(text: str) -> str:
-    """Plain text made safe for LaTeX text mode."""
-    return _TEXT_PATTERN.sub(lambda m: _TEXT_ESCAPES[m.group(0)], str(text))
-
-
 #: Objects whose LaTeX is longer than this are summarised, not printed in full.
 MAX_OBJECT_LATEX = 2000
 
@@ -184,7 +174,7 @@ def _object_latex(obj) -> str:
     if isinstance(obj, (sp.Basic, sp.MatrixBase)):
         text = sp.latex(obj)
         if len(text) > MAX_OBJECT_LATEX:
-            return r"	ext{(expression of " + str(sp.count_ops(obj)) + r" operations, omitted)}"
+            return r"\text{(expression of " + str(sp.count_ops(obj)) + r" operations, omitted)}"
         return text
     if isinstance(obj, (tuple, list)):
         return r"\left(" + ", ".join(_object_latex(o) for o in obj) + r"\right)"
