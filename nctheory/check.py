@@ -165,6 +165,12 @@ def _validate_args(args):
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if args.num_classes is not None and args.num_classes < 2:
         raise UsageError(f"--num-classes must be an integer >= 2, got {args.num_classes}")
+    if args.plot:
+        from pathlib import Path
+
+        parent = Path(args.plot).resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"--plot: the directory {parent} does not exist")
     # the run's own checks, before anything is printed or trained (they raise NCTheoryError)
     from .backends import resolve_backend
     from .ufm import check_loss

@@ -63,11 +63,12 @@ def render_prediction(spec, loss: str | None = None) -> str:
             f"{complex(e.evalf()):.10g}".replace("+0j", "").strip("()") + (f" (x{m})" if m > 1 else "")
             for e, m in eig.items()))
         lines.append(f"    rate (spectral radius) = {dyn.rate():.10f}: ||s_t|| ~ C rate^t")
-        from .verdict import excited_rate
+        from .verdict import excited_modes
 
-        ex, minpoly = excited_rate(spec)
-        if ex is not None and not math.isclose(ex, dyn.rate(), rel_tol=1e-12, abs_tol=1e-15):
-            lines.append(f"    excited from a fresh state: rate {ex:.10f} (minimal polynomial {minpoly})")
+        ex, minpoly, unexcited = excited_modes(spec)
+        if unexcited:
+            lines.append(f"    excited from a fresh state: rate {ex:.10f} (minimal polynomial {minpoly}); "
+                         f"the factor {unexcited} is never excited")
         if "weight_decay" in spec.values and "lr" in spec.values:
             a = float(spec.values["lr"] * spec.values["weight_decay"])
             lines.append(f"    plain SGD at the same lr and decay: rate 1 - eta lambda = {1 - a:.10f}")

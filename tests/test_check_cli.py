@@ -102,6 +102,7 @@ def test_every_registered_name_runs(capsys, name):
     (["sgd_momentum", "--theory", "bogus"], "unknown optimizer"),
     (["sgd_momentum", "--loss", "hinge"], "loss must be one of"),
     ([], "give an optimizer NAME"),
+    (["sgd", "--plot", "/no/such/dir/x.png"], "--plot: the directory"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)

@@ -6,6 +6,7 @@ prints a minimal counter-example if one is ever found.
 """
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -20,8 +21,22 @@ from nctheory.tracker import track
 lrs = st.floats(0.005, 0.3)
 decays = st.floats(1e-4, 0.05)
 momenta = st.floats(0.05, 0.99)
-dampenings = st.floats(0.0, 0.9)
+# 0 exactly, or >= 1e-6: values like 2.2e-308 hit a bug in nctheory.predict (see
+# test_predict_with_a_tiny_nonzero_hyperparameter below), not a disagreement of theory and run
+dampenings = st.one_of(st.just(0.0), st.floats(1e-6, 0.9))
+nus = st.one_of(st.just(0.0), st.floats(1e-6, 1.0))
 seeds = st.integers(0, 2 ** 16)
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError,
+                   reason="BUG in nctheory/predict.py: the float64 matrices are lambdified from exact "
+                          "rationals; dampening=2.2250738585072014e-308 (found by hypothesis) is the "
+                          "rational 2225.../10^324, whose integer literals overflow a float")
+def test_predict_with_a_tiny_nonzero_hyperparameter():
+    spec = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, dampening=2.2250738585072014e-308,
+                              weight_decay=1e-2)
+    reference = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, dampening=0.0, weight_decay=1e-2)
+    np.testing.assert_allclose(spec.predict(np.ones(3), 5), reference.predict(np.ones(3), 5), rtol=1e-15)
 
 
 def relative_error(record, spec):
@@ -57,7 +72,7 @@ linear_hparams = st.one_of(
     st.builds(lambda lr, wd, mu, tau: ("sgdw_momentum", dict(lr=lr, weight_decay=wd, momentum=mu, dampening=tau)),
               lrs, decays, momenta, dampenings),
     st.builds(lambda lr, wd, mu, nu: ("qhm", dict(lr=lr, weight_decay=wd, momentum=mu, nu=nu)),
-              lrs, decays, momenta, st.floats(0.0, 1.0)),
+              lrs, decays, momenta, nus),
 )
 
 

@@ -323,3 +323,12 @@ def test_lion_sits_with_adamw():
     assert check_record(r).verdict == "verified"
     assert check_record(r, theory="adamw").verdict == "verified"
     assert check_record(r, theory="adam").verdict == "refuted"
+
+
+def test_without_weight_decay_the_nonlinear_theories_claim_nothing():
+    r = run_training("adam", dict(lr=1e-3, weight_decay=0.0), steps=3000, backend="numpy", record_every=60)
+    v = check_record(r)
+    assert v.verdict == "inconclusive"
+    statuses = {c["name"]: c["status"] for c in v.details["checks"]}
+    assert statuses["nc0_rel_decreases"] == "inconclusive" and statuses["hypothesis_weight_decay"] == "inconclusive"
+    assert statuses["nc3_at_least_nc0_rel"] == "pass"  # an identity, true whatever the decay
