@@ -7,7 +7,8 @@ different for sign-based and adaptive ones. Source: Zhao, Cheng, Masarczyk & Luc
 "Optimizer choice matters for the emergence of Neural Collapse", arXiv:2602.16642.
 
 Main entry points: :func:`optimizer`, :func:`names`, :func:`from_torch`, :func:`nc0`,
-:func:`nc0_rel`; ``python -m nctheory.check NAME``.
+:func:`nc0_rel`, :func:`track`; ``python -m nctheory.check NAME``,
+``python -m nctheory.appendix``.
 """
 
 from .errors import (HyperparameterError, LossNotShiftInvariantError, MissingHyperparameterError,
@@ -15,6 +16,7 @@ from .errors import (HyperparameterError, LossNotShiftInvariantError, MissingHyp
 from .metrics import nc0, nc0_rel
 from .optimizers import get_spec, names, optimizer
 from .spec import OptimizerSpec
+from .tracker import Tracker, track
 
 
 def from_torch(torch_optimizer, param=None, group=None):
@@ -24,7 +26,7 @@ def from_torch(torch_optimizer, param=None, group=None):
     return _from_torch(torch_optimizer, param=param, group=group)
 
 
-__all__ = ["optimizer", "names", "get_spec", "from_torch", "nc0", "nc0_rel", "OptimizerSpec",
+__all__ = ["optimizer", "names", "get_spec", "from_torch", "nc0", "nc0_rel", "OptimizerSpec", "track", "Tracker",
            "NCTheoryError", "UnknownOptimizerError", "HyperparameterError",
            "NoLinearRecurrenceError", "LossNotShiftInvariantError", "MissingHyperparameterError"]
 __version__ = "0.1.0"

@@ -9,22 +9,26 @@ error is float64 rounding, about ``n_steps * 1e-16`` relative.
 from __future__ import annotations
 
 import numbers
-from functools import lru_cache
-
 import numpy as np
 import sympy as sp
 
 from .errors import NCTheoryError
 from .hyperparams import SYMBOLS
-from .symbolic.rowsum import row_sum_dynamics
+from .symbolic.rowsum import _cached, row_sum_dynamics
 
 ETA = SYMBOLS["lr"]
 
 
-@lru_cache(maxsize=256)
-def _matrix_functions(matrix, first_matrix):
-    """float64 functions eta -> A(eta), A_first(eta) (cached on the exact matrices)."""
-    return (sp.lambdify(ETA, matrix, "numpy"), sp.lambdify(ETA, first_matrix, "numpy"))
+def _compile_matrices(symbolic_spec):
+    """float64 functions (hyperparameters...) -> A, A_first, from the general symbolic matrices.
+
+    Compiling the general formulas (not the matrices with exact values substituted) keeps
+    every evaluation in float64: a value like 2.2e-308, exact as a rational with a
+    324-digit denominator, would overflow if its rational were compiled instead.
+    """
+    dyn = row_sum_dynamics(symbolic_spec)
+    symbols = [symbolic_spec.symbols()[n] for n in symbolic_spec.hyperparameter_names]
+    return sp.lambdify(symbols, dyn.matrix, "numpy"), sp.lambdify(symbols, dyn.first_matrix, "numpy")
 
 
 def learning_rates(spec, steps: int, lr_schedule=None) -> np.ndarray:
@@ -82,13 +86,22 @@ def predict(spec, s0, steps: int, lr_schedule=None, buffers0=None, loss=None,
         buffers0 = np.asarray(buffers0, dtype=np.float64).reshape(n - 1, s0.size)
         state[1:] = buffers0
     rates = learning_rates(spec, steps, lr_schedule)
-    regular, first = _matrix_functions(sp.ImmutableMatrix(dyn.matrix),
-                                       sp.ImmutableMatrix(dyn.first_matrix))
+    regular, first = _cached("predict", spec, _compile_matrices)
+    values = {name: float(value) for name, value in spec.values.items()}
+
+    def matrix_at(function, lr):
+        args = [lr if name == "lr" else values.get(name, 0.0) for name in spec.hyperparameter_names]
+        return np.asarray(function(*args), dtype=np.float64)
+
+    unique_rates, which = np.unique(rates, return_inverse=True)
+    matrices = [matrix_at(regular, lr) for lr in unique_rates]
     trajectory = np.empty((steps + 1, n, s0.size))
     trajectory[0] = state
     for step in range(steps):
-        use_first = step == 0 and buffers0 is None
-        matrix = np.asarray(first(rates[step]) if use_first else regular(rates[step]), dtype=np.float64)
+        if step == 0 and buffers0 is None:
+            matrix = matrix_at(first, rates[0])
+        else:
+            matrix = matrices[which[step]]
         state = matrix @ state
         trajectory[step + 1] = state
     return trajectory if return_state else trajectory[:, 0, :]

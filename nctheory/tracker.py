@@ -8,6 +8,9 @@ Usage (5 lines)::
         optimizer.step(); scheduler.step()                 # schedulers are fine
     print(tracker.report())                                # predicted vs measured, verdict
 
+(``nctheory.track`` is :func:`nctheory.tracker.track`.) ``tracker.verdict()`` returns the
+:class:`~nctheory.verdict.Verdict` itself; ``tracker.to_record()`` the measurements.
+
 What it does. At creation the tracker reads the theory of the optimizer,
 ``nctheory.from_torch(optimizer, param=W)`` -- its hyperparameters *and* the momentum
 buffer's row sums if the optimizer has already stepped -- and the row sums

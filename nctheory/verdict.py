@@ -171,8 +171,9 @@ ADAM_MAX_END_FRACTION = 0.1
 ADAM_TREND_SLACK = 0.05
 
 #: AdamW / Lion (decoupled decay): NC0 does not vanish. NC0_rel must stay >= a quarter of
-#: its start (measured: AdamW 0.55-0.65 x start over 1e3-1e4 steps, Lion 0.57-0.98;
-#: Adam falls to 0.02 x start at the same settings): a factor 2.5 from Adam's threshold on
+#: its start (measured at physical time lr * steps = 3-10: AdamW 0.55-0.67 x start on the
+#: UFM with K = 5 and 10 and an MLP on Gaussian data, Lion 0.43-0.76; Adam falls to
+#: 0.02 x start or below at the same settings): a factor 2.5 from Adam's threshold on
 #: both sides.
 ADAMW_MIN_END_FRACTION = 0.25
 
@@ -1025,11 +1026,16 @@ def _check_adaptive(records, theories, kind) -> Verdict:
                 excess = float(np.max(raw_rel[ok] - nc3[ok]))
                 nc3_end = _plateau(nc3[ok])
                 details.setdefault("nc3_end", []).append(nc3_end)
+                # exact for balanced classes (the UFM by construction); elsewhere the centred
+                # means need not sum to zero and a violation is not a refutation
+                balanced = rec.model == "ufm"
+                status = "pass" if excess <= 1e-9 else ("fail" if balanced else "inconclusive")
                 checks.append(Check(
-                    "nc3_at_least_nc0_rel" + tag, "pass" if excess <= 1e-9 else "fail",
+                    "nc3_at_least_nc0_rel" + tag, status,
                     f"NC3 >= NC0_rel at every recorded step (balanced classes: the centred means sum to 0, so "
                     f"||W/||W|| - M/||M|| ||_F >= ||1^T W|| / (sqrt(K) ||W||_F)); NC3 at the end {nc3_end:.3g}"
-                    + ("" if excess <= 1e-9 else f"; violated by {excess:.3g} (classes unbalanced?)"),
+                    + ("" if excess <= 1e-9 else f"; violated by {excess:.3g}"
+                       + ("" if balanced else " (the classes need not be balanced here)")),
                     predicted="NC3 >= NC0_rel", measured=nc3_end))
                 if kind == "adaptive_decoupled" and not short:
                     floor3 = ADAMW_MIN_END_FRACTION * start

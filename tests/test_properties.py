@@ -21,18 +21,13 @@ from nctheory.tracker import track
 lrs = st.floats(0.005, 0.3)
 decays = st.floats(1e-4, 0.05)
 momenta = st.floats(0.05, 0.99)
-# 0 exactly, or >= 1e-6: values like 2.2e-308 hit a bug in nctheory.predict (see
-# test_predict_with_a_tiny_nonzero_hyperparameter below), not a disagreement of theory and run
-dampenings = st.one_of(st.just(0.0), st.floats(1e-6, 0.9))
-nus = st.one_of(st.just(0.0), st.floats(1e-6, 1.0))
+dampenings = st.floats(0.0, 0.9)
+nus = st.floats(0.0, 1.0)
 seeds = st.integers(0, 2 ** 16)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="BUG in nctheory/predict.py: the float64 matrices are lambdified from exact "
-                          "rationals; dampening=2.2250738585072014e-308 (found by hypothesis) is the "
-                          "rational 2225.../10^324, whose integer literals overflow a float")
 def test_predict_with_a_tiny_nonzero_hyperparameter():
+    """Found by hypothesis: dampening=2.2e-308 once overflowed when its exact rational was compiled."""
     spec = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, dampening=2.2250738585072014e-308,
                               weight_decay=1e-2)
     reference = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, dampening=0.0, weight_decay=1e-2)
@@ -89,7 +84,7 @@ def test_every_linear_spec_on_the_ufm_matches_the_prediction(case, K, d, n, step
     assert check_record(record).verdict == "verified"
 
 
-@given(lr=st.floats(0.01, 0.3), wd=st.floats(1e-3, 0.05), mu=st.floats(0.1, 0.85), delta=st.floats(0.05, 0.14),
+@given(lr=st.floats(0.01, 0.3), wd=st.floats(1e-3, 0.05), mu=st.floats(0.2, 0.85), delta=st.floats(0.05, 0.14),
        sign=st.sampled_from([-1, 1]), steps=st.integers(10, 40), seed=seeds)
 def test_a_wrong_momentum_is_always_refuted(lr, wd, mu, delta, sign, steps, seed):
     """Negative control: the theory with momentum mu +- delta cannot pass for mu."""
