@@ -185,6 +185,10 @@ class OptimizerSpec:
         """Spectral radius of A: ||s_t|| ~ C rate^t. Needs every hyperparameter it uses."""
         return self.row_sum_dynamics().rate()
 
+    def excited_rate(self) -> float:
+        """Rate of the modes a fresh optimizer excites (<= :meth:`rate`; SGDW: 1 - eta lambda)."""
+        return self.row_sum_dynamics().excited_modes().rate
+
     def stability_conditions(self):
         from .symbolic.analysis import stability_conditions
 

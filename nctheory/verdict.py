@@ -519,47 +519,18 @@ def noise_floor(record, theory, lrs=None) -> tuple[np.ndarray, np.ndarray, dict]
 
 
 def excited_modes(theory):
-    """The modes a fresh optimizer state excites: ``(rate, minimal polynomial, unexcited)``.
-
-    The trajectory of one coordinate is ``x_t = A^(t-1) A_first (s_0, 0, ..)``; its modes
-    are the roots of the minimal polynomial of ``v = A_first e_1`` under A, found exactly
-    from the first linear dependence among ``v, A v, A^2 v, ...`` (rational arithmetic).
-    ``rate`` is their largest modulus; ``unexcited`` is the text of the factor of the
-    characteristic polynomial that the run never sees ("" if none). All None when the
-    theory starts from initialised buffers (every mode is then generically excited) or is
-    still symbolic.
-    """
+    """``(rate, minimal polynomial, unexcited factor)`` as text, from
+    :meth:`nctheory.symbolic.rowsum.RowSumDynamics.excited_modes`; all None when the theory
+    starts from initialised buffers (every mode is then generically excited) or is still
+    symbolic. ``unexcited`` is "" when every mode is excited."""
     import sympy as sp
 
-    from .symbolic.rowsum import X, spectral_radius_of_coefficients
-
-    if theory.initial_buffers is not None:
-        return None, None, None
     dyn = theory.row_sum_dynamics()
-    A, F = dyn.matrix, dyn.first_matrix
-    if A.free_symbols or F.free_symbols:
+    if theory.initial_buffers is not None or dyn.matrix.free_symbols or dyn.first_matrix.free_symbols:
         return None, None, None
-    n = A.shape[0]
-    e1 = sp.zeros(n, 1)
-    e1[0] = 1
-    vectors = [F * e1]
-    charpoly = sp.Poly(dyn.charpoly(X), X)
-    if all(x == 0 for x in vectors[0]):
-        return 0.0, "1", str(charpoly.as_expr())
-    while len(vectors) <= n:  # n + 1 vectors in R^n are always dependent
-        nxt = A * vectors[-1]
-        basis = sp.Matrix.hstack(*vectors)
-        if sp.Matrix.hstack(basis, nxt).rank() == basis.shape[1]:
-            coeffs = basis.solve_least_squares(nxt) if basis.shape[1] < n else basis.solve(nxt)
-            # A^k v = sum_i c_i A^i v  ->  minimal polynomial x^k - sum_i c_i x^i
-            k = basis.shape[1]
-            minpoly = sp.Poly(X ** k - sum(coeffs[i] * X ** i for i in range(k)), X)
-            rate = spectral_radius_of_coefficients([sp.Rational(c) for c in minpoly.all_coeffs()])
-            quotient, remainder = sp.div(charpoly, minpoly)
-            unexcited = "" if quotient.degree() == 0 else str(quotient.monic().as_expr())
-            return rate, str(minpoly.monic().as_expr()), unexcited
-        vectors.append(nxt)
-    return None, None, None
+    modes = dyn.excited_modes()
+    unexcited = "" if modes.unexcited == 1 else str(modes.unexcited)
+    return modes.rate, str(sp.sympify(modes.minimal_polynomial)), unexcited
 
 
 def excited_rate(theory) -> tuple[float | None, str | None]:

@@ -75,3 +75,14 @@ def test_a_new_spec_needs_only_its_chain():
                          hyperparameters=(hp.LR, hp.WEIGHT_DECAY))
     assert sp.expand(spec.recurrence()[0, 0] - (1 - 2 * eta * lam)) == 0
     assert spec.with_hparams(lr=0.1, weight_decay=0.5).rate() == 0.9
+
+
+def test_sgdw_never_excites_the_momentum_mode():
+    """Spectral radius max(1 - a, mu), but a fresh run decays exactly as (1 - a)^t."""
+    spec = nctheory.optimizer("sgdw_momentum", lr=0.1, momentum=0.9999, weight_decay=5e-3)
+    assert spec.rate() == pytest.approx(0.9999, abs=1e-15)
+    modes = spec.row_sum_dynamics().excited_modes()
+    assert modes.rate == pytest.approx(0.9995, abs=1e-15)
+    assert sp.expand(modes.unexcited - (sp.Symbol("x") - sp.Rational(9999, 10000))) == 0
+    heavy_ball = nctheory.optimizer("sgd_momentum", lr=0.1, momentum=0.9, weight_decay=5e-3)
+    assert heavy_ball.row_sum_dynamics().excited_modes().unexcited == 1

@@ -160,6 +160,46 @@ class RowSumDynamics:
         return spectral_radius_of_coefficients(coeffs)
 
 
+    def excited_modes(self) -> "ExcitedModes":
+        """The modes a fresh optimizer state excites (all hyperparameters must be set).
+
+        One coordinate evolves as ``x_t = A^(t-1) A_first (s_0, 0, ...)``; its modes are
+        the roots of the minimal polynomial of ``v = A_first e_1`` under A, found exactly
+        from the first linear dependence among ``v, A v, A^2 v, ...``. For SGDW the buffer's
+        row sum starts and stays at 0, so the ``x - mu`` factor is never excited: the row
+        sums decay exactly as ``(1 - eta lambda)^t`` even where ``mu > 1 - eta lambda``
+        makes the spectral radius ``mu``.
+        """
+        if self.matrix.free_symbols or self.first_matrix.free_symbols:
+            self.spec.require_values()
+        n = self.matrix.shape[0]
+        charpoly = sp.Poly(self.charpoly(X), X)
+        vectors = [self.first_matrix[:, 0]]
+        if all(x == 0 for x in vectors[0]):
+            return ExcitedModes(0.0, sp.Integer(1), charpoly.monic().as_expr())
+        while True:  # at most n iterations: n + 1 vectors in R^n are dependent
+            following = self.matrix * vectors[-1]
+            basis = sp.Matrix.hstack(*vectors)
+            if sp.Matrix.hstack(basis, following).rank() == basis.shape[1]:
+                k = basis.shape[1]
+                coeffs = basis.solve_least_squares(following) if k < n else basis.solve(following)
+                minimal = sp.Poly(X ** k - sum(coeffs[i] * X ** i for i in range(k)), X)
+                rate = spectral_radius_of_coefficients([sp.Rational(c) for c in minimal.all_coeffs()])
+                quotient, _ = sp.div(charpoly, minimal)
+                return ExcitedModes(rate, minimal.monic().as_expr(), quotient.monic().as_expr())
+            vectors.append(following)
+
+
+@dataclass(frozen=True)
+class ExcitedModes:
+    """``rate``: largest modulus of the excited modes; ``minimal_polynomial``: their polynomial;
+    ``unexcited``: the factor of the characteristic polynomial a fresh run never sees (1 if none)."""
+
+    rate: float
+    minimal_polynomial: sp.Expr
+    unexcited: sp.Expr
+
+
 def spectral_radius_of_coefficients(coeffs) -> float:
     """Largest root modulus of the polynomial with exact rational ``coeffs`` (leading first)."""
     coeffs = list(coeffs)
