@@ -190,12 +190,14 @@ def _nc4(W, b, s: _Stats) -> float:
 
 
 def nc_metrics(W, H, y, b=None, num_classes: int | None = None) -> dict:
-    """All of NC0, NC0_rel, NC1, NC2 (``nc2_norm``, ``nc2_angle``), NC3, NC4 as floats."""
+    """All of NC0, NC0_rel, NC1, NC2 (``nc2_norm``, ``nc2_angle``), NC3, NC4 as floats,
+    and the norms ``w_fro = ||W||_F`` and ``w_sup = ||W||_inf`` (max |entry|) that the
+    verdicts need (noise floor; box bound of decoupled sign methods)."""
     W = _as_classifier(W, num_classes)
     s = _Stats(H, y, W.shape[0])
     return {"nc0": nc0(W), "nc0_rel": nc0_rel(W), "nc1": _nc1(s),
             "nc2_norm": equinorm(s.M), "nc2_angle": equiangularity(s.M), "nc3": _nc3(W, s),
-            "nc4": _nc4(W, b, s)}
+            "nc4": _nc4(W, b, s), "w_fro": float(np.linalg.norm(W)), "w_sup": float(np.abs(W).max())}
 
 
 def simplex_etf(num_classes: int, dim: int | None = None, scale: float = 1.0, seed: int | None = None) -> np.ndarray:

@@ -48,7 +48,7 @@ from .spec import OptimizerSpec
 from .ufm import UFM, check_loss, init_ufm, loss_value
 
 MODELS = ("ufm", "mlp", "cnn", "gaussian_mlp", "user")
-METRIC_NAMES = ("nc0", "nc0_rel", "nc1", "nc2_norm", "nc2_angle", "nc3", "nc4", "loss", "accuracy")
+METRIC_NAMES = ("nc0", "nc0_rel", "nc1", "nc2_norm", "nc2_angle", "nc3", "nc4", "loss", "accuracy", "w_fro", "w_sup")
 _MAX_CHECK_EVERY = 50
 UFM_RECORD_EVERY = 200
 NETWORK_RECORD_EVERY_EPOCHS = 20
@@ -97,7 +97,8 @@ class TrainingRecord:
             the last step).
         metrics: name -> array over metric_steps: "nc0", "nc0_rel", "nc1", "nc2_norm",
             "nc2_angle" (NC2's equinorm and equiangularity), "nc3", "nc4", "loss" (on the
-            whole training set), "accuracy" (NaN where a metric is undefined).
+            whole training set), "accuracy", "w_fro" (||W||_F), "w_sup" (||W||_inf)
+            (NaN where a metric is undefined).
         diverged_at: the first step whose loss or weights were NaN/inf, else None
             (then ``diverged_at == steps_done``; see the module docstring).
         loss: the loss's registry name ("cross_entropy", "label_smoothing", "mse").
