@@ -10,16 +10,6 @@ from nctheory.errors import NCTheoryError
 from nctheory.models import DigitsCNN, MLP, FeatureHook, find_last_linear, penultimate_features
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread, as run_training uses (num_threads=1), because on a
-    busy 2-core machine torch's thread barriers slow such code down by orders of magnitude."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ---------------------------------------------------------------------- digits
 def test_digits_split_is_standardised_stratified_and_seeded():
     d = load_digits_data()

@@ -6,7 +6,6 @@ prints a minimal counter-example if one is ever found.
 """
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st

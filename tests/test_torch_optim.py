@@ -24,16 +24,6 @@ HP = {
 STEPS = 50
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread, as run_training uses (num_threads=1), because on a
-    busy 2-core machine torch's thread barriers slow such code down by orders of magnitude."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _data():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(128, 12, generator=g, dtype=torch.float64)

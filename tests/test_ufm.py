@@ -12,16 +12,6 @@ K, N_PER, D = 5, 8, 16
 HB = dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=5e-3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread, as run_training uses (num_threads=1), because on a
-    busy 2-core machine torch's thread barriers slow such code down by orders of magnitude."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def autograd_reference(params, y, loss, eps, rows):
     t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     H = t["H"] if rows is None else t["H"][torch.as_tensor(rows)]
