@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None,
                    help="training steps (default: 300 for linear theories; physical time 10 or 3 / lr otherwise)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--record-every", dest="record_every", type=int, default=None,
+                   help="NC metrics every K steps (default: steps // 50, the 50 points per run that "
+                        "the verdict's plateau and trend windows use; row sums are recorded every step)")
     p.add_argument("--loss", default="cross_entropy", help="cross_entropy, label_smoothing or mse")
     p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0)
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None)
@@ -161,6 +164,8 @@ def _validate_args(args):
         raise UsageError(f"--steps must be a positive integer, got {args.steps}")
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.record_every is not None and args.record_every <= 0:
+        raise UsageError(f"--record-every must be a positive integer, got {args.record_every}")
     if args.batch_size is not None and args.batch_size <= 0:
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if args.num_classes is not None and args.num_classes < 2:
@@ -212,7 +217,7 @@ def run_check(args, out=None):
         try:
             record = run_training(spec.name, hp, model=args.model, steps=steps, seed=args.seed,
                                   backend=args.backend, device=args.device, dtype=args.dtype,
-                                  record_every=max(1, steps // 50), loss=args.loss,
+                                  record_every=args.record_every or max(1, steps // 50), loss=args.loss,
                                   label_smoothing=args.label_smoothing, batch_size=args.batch_size,
                                   num_classes=args.num_classes, progress=progress)
         finally:

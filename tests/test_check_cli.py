@@ -103,6 +103,7 @@ def test_every_registered_name_runs(capsys, name):
     (["sgd_momentum", "--loss", "hinge"], "loss must be one of"),
     ([], "give an optimizer NAME"),
     (["sgd", "--plot", "/no/such/dir/x.png"], "--plot: the directory"),
+    (["sgd", "--record-every", "0"], "--record-every must be a positive integer"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)
