@@ -188,15 +188,15 @@ def run_check(args, out=None):
     """Everything after parsing: returns the Verdict (raises NCTheoryError on bad input)."""
     out = sys.stdout if out is None else out
     from .report import plot_verdict, render_prediction, render_verdict
-    from .verdict import _resolve, _theory_kind, check_records
+    from .verdict import check_records, resolve_theory, theory_kind
 
     spec = _run_spec(args)
     # a stand-in record for resolving the theory against the run's hyperparameters
     from types import SimpleNamespace
 
     stub = SimpleNamespace(optimizer=spec.name, hparams=spec.float_hp())
-    theory, _ = _resolve(args.theory, stub)
-    kind = _theory_kind(theory)
+    theory = resolve_theory(args.theory, stub)
+    kind = theory_kind(theory)
     if not args.json:
         print(render_prediction(theory, loss=args.loss), file=out)
         if theory.name != spec.name or args.theory:

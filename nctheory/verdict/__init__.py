@@ -1,0 +1,98 @@
+r"""Verdicts: does a measured run agree with what the theory of its optimizer predicts?
+
+``check_record(record, theory=None)`` (one run) and ``check_records(records, theory=None)``
+(several runs, needed for scaling laws) compare a :class:`~nctheory.training.TrainingRecord`
+with a theory -- by default the spec the run used, or any other spec as a *negative
+control* -- and return a :class:`Verdict`: ``"verified"``, ``"refuted"``,
+``"inconclusive"`` or ``"diverged"``, with the numbers side by side and the reasons in
+sentences. What "verified" means follows THEORY.md section 5.
+
+* **Linear optimizers** (sgd, sgd_momentum, sgd_nesterov, sgdw_momentum, qhm):
+  :mod:`.linear` -- the whole trajectory against the exact recurrence, to a tolerance set
+  by the rounding noise floor (:mod:`.noise`).
+* **Sign-based optimizers** (signgd, signgd_decoupled): :mod:`.sign` -- integer
+  increments, scaling laws over step sizes, the box and parity bounds.
+* **Adam, AdamW, Lion**: :mod:`.adaptive` -- falsifiable thresholds on NC0_rel and NC3.
+* **Divergence**: ``record.diverged_at`` set -> ``"diverged"`` with the step.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import NCTheoryError
+from .adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACTION, ADAPTIVE_MIN_PHYSICAL_TIME, check_adaptive
+from .linear import TOLERANCES, check_linear
+from .noise import NOISE_SAFETY, noise_floor
+from .record import base_lr, validate_record, weight_norms
+from .result import EXIT_CODES, VERDICTS, Check, Verdict
+from .sign import COUPLED_SLOPE_WINDOW, DECOUPLED_MAX_ABS_SLOPE, check_sign, sign_increments
+from .theory import excited_modes, excited_rate, hp_text, judged_spec, parse_theory, resolve_theory, theory_kind
+
+__all__ = ["ADAM_MAX_END_FRACTION", "ADAMW_MIN_END_FRACTION", "ADAPTIVE_MIN_PHYSICAL_TIME", "COUPLED_SLOPE_WINDOW",
+           "DECOUPLED_MAX_ABS_SLOPE", "EXIT_CODES", "NOISE_SAFETY", "TOLERANCES", "VERDICTS", "Check", "Verdict",
+           "check_record", "check_records", "excited_modes", "excited_rate", "noise_floor", "parse_theory",
+           "resolve_theory", "sign_increments", "theory_kind", "weight_norms"]
+
+
+def check_record(record, theory=None) -> Verdict:
+    """Judge one run; see :func:`check_records`."""
+    return check_records([record], theory=theory)
+
+
+def check_records(records, theory=None) -> Verdict:
+    """Judge runs against a theory (default: the spec of the first run).
+
+    Linear theories judge every run by its whole trajectory (the worst verdict wins);
+    sign-based theories need runs at >= 3 step sizes for their scaling laws; Adam/AdamW
+    theories judge each run by the thresholds of :mod:`.adaptive`. A run with
+    ``diverged_at`` set gives "diverged".
+    """
+    if not isinstance(records, (list, tuple)) or not records:
+        raise NCTheoryError("records must be a non-empty list of TrainingRecord")
+    for r in records:
+        validate_record(r)
+    spec, explicit_lr = judged_spec(theory, records[0])
+    # each run is judged with its own lr unless the theory chose one of its own
+    theories = [spec if explicit_lr or "lr" not in r.hparams or "lr" not in spec.hyperparameter_names
+                else spec.with_hparams(lr=float(r.hparams["lr"])) for r in records]
+    diverged = [r for r in records if r.diverged_at is not None]
+    if diverged:
+        r = diverged[0]
+        return Verdict("diverged", r.optimizer, dict(r.hparams),
+                       reasons=[f"The run diverged: loss or weights became NaN/inf at step {r.diverged_at} "
+                                f"(lr = {base_lr(r):g}); nothing can be compared after that. Lower lr."],
+                       details={"diverged_at": int(r.diverged_at), "lr": base_lr(r)},
+                       theory=spec.name, theory_hparams={k: float(v) for k, v in spec.values.items()})
+    if any(r.steps_done == 0 for r in records):
+        r = records[0]
+        return Verdict("inconclusive", r.optimizer, dict(r.hparams), reasons=["A run has no step to compare."],
+                       theory=spec.name)
+    kind = theory_kind(spec)
+    if kind == "linear":
+        verdicts = [check_linear(r, th) for r, th in zip(records, theories)]
+        order = {"refuted": 0, "inconclusive": 1, "verified": 2}
+        worst = min(verdicts, key=lambda v: order[v.verdict])
+        if len(verdicts) > 1:
+            worst.details["per_run"] = [v.to_dict() for v in verdicts]
+        out = worst
+    elif kind in ("sign_coupled", "sign_decoupled"):
+        out = check_sign(records, theories, kind)
+    elif kind in ("adaptive_coupled", "adaptive_decoupled"):
+        out = check_adaptive(records, theories, kind)
+    else:
+        r = records[0]
+        return Verdict("inconclusive", r.optimizer, dict(r.hparams), theory=spec.name,
+                       reasons=[f"{spec.name}: no theory to check against (neither linear nor covered by "
+                                f"THEORY.md section 4)."])
+    if any(r.stopped_early for r in records):
+        out.reasons.append("The run was interrupted (stopped early); the verdict is on the steps completed.")
+    differs = spec.name != records[0].optimizer or any(
+        not math.isclose(float(v), float(records[0].hparams.get(k, math.nan)), rel_tol=1e-15)
+        for k, v in theories[0].values.items())
+    out.details["other_theory"] = bool(differs)
+    if differs:
+        out.reasons.insert(0, f"Judged against another theory: {spec.name} with {hp_text(theories[0])} "
+                              f"(the run used {records[0].optimizer} with "
+                              f"{', '.join(f'{k}={v:g}' for k, v in records[0].hparams.items())}).")
+    return out

@@ -1,0 +1,160 @@
+"""The theory a run is judged against: which spec (the run's own, or another as a negative
+control), which kind of theory it is, and the exact facts the verdicts quote from it
+(excited modes, Lemma 1 for the run's loss, the learning rates it predicts with)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import NCTheoryError
+
+
+def parse_theory(text: str) -> tuple[str, dict]:
+    """``"NAME"`` or ``"NAME:key=value,key=value"`` -> ``(name, overrides)``.
+
+    >>> parse_theory("sgd_momentum:momentum=0.8")
+    ('sgd_momentum', {'momentum': 0.8})
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise NCTheoryError(f"theory must be an optimizer name, optionally NAME:key=value,..., got {text!r}")
+    name, _, rest = text.partition(":")
+    overrides = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise NCTheoryError(f"theory {text!r}: expected key=value after ':', got {item!r}")
+        try:
+            overrides[key.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            raise NCTheoryError(f"theory {text!r}: {key.strip()} must be a number, got {value!r}") from None
+    return name.strip(), overrides
+
+
+def resolve_theory(theory, record):
+    """The spec a run is judged against (see :func:`judged_spec`)."""
+    return judged_spec(theory, record)[0]
+
+
+def judged_spec(theory, record):
+    """``(spec, explicit_lr)``: the spec a run is judged against, and whether its lr was
+    chosen independently of the run (then the recorded schedule is rescaled to it).
+
+    * None: the spec the run used, with its hyperparameters;
+    * an :class:`~nctheory.spec.OptimizerSpec`: as is;
+    * a string ``NAME`` or ``NAME:key=value,...``: that spec, with the run's hyperparameters
+      where it declares them, its example values for the others, then the overrides.
+    """
+    from ..optimizers import get_spec
+    from ..spec import OptimizerSpec
+
+    run_lr = record.hparams.get("lr")
+    if isinstance(theory, OptimizerSpec):
+        th_lr = theory.values.get("lr")
+        explicit = th_lr is not None and run_lr is not None and not math.isclose(
+            float(th_lr), float(run_lr), rel_tol=1e-15)
+        return theory, explicit
+    if theory is None:
+        name, overrides = record.optimizer, {}
+    elif isinstance(theory, str):
+        name, overrides = parse_theory(theory)
+    else:
+        raise NCTheoryError(f"theory must be None, an optimizer name or an OptimizerSpec, got {type(theory).__name__}")
+    spec = get_spec(name)
+    values = spec.example_values()
+    values.update({k: v for k, v in record.hparams.items() if k in values})
+    values.update(overrides)
+    return spec.with_hparams(**values), "lr" in overrides
+
+
+def theory_kind(spec) -> str:
+    if spec.is_linear:
+        return "linear"
+    names = {s.name for s in spec.nonlinear_theory()}
+    if "coupled_sign_neighbourhood" in names:
+        return "sign_coupled"
+    if "parity_lower_bound" in names:
+        return "sign_decoupled"
+    if "adam_nc0_decreases" in names:
+        return "adaptive_coupled"
+    if "adamw_nc0_persists" in names:
+        return "adaptive_decoupled"
+    return "unknown"
+
+
+def sign_structure(spec) -> str | None:
+    """"coupled" / "decoupled" if the step direction is a sign vector, read off the chain.
+
+    The sign-type transform (:class:`~nctheory.transforms.ScaleBySign`,
+    :class:`~nctheory.transforms.ScaleByLion`) before the decay: decoupled
+    (``W' = (1 - eta lambda) W - eta sign(.)``); decay before it: coupled
+    (``W' = W - eta sign(. + lambda W)``).
+    """
+    from ..transforms import AddDecayedWeights, ScaleByLion, ScaleBySign
+
+    kinds = [type(t) for t in spec.chain]
+    sign_at = [i for i, k in enumerate(kinds) if k in (ScaleBySign, ScaleByLion)]
+    if not sign_at:
+        return None
+    decay_at = [i for i, k in enumerate(kinds) if k is AddDecayedWeights]
+    if decay_at and decay_at[0] < sign_at[0]:
+        return "coupled"
+    return "decoupled"
+
+
+def theory_lrs(record, theory) -> tuple[np.ndarray, str | None]:
+    """The learning rates the theory predicts with: the recorded ones, rescaled when the
+    theory's lr differs from the run's (a theory with another lr is another theory)."""
+    lrs = np.asarray(record.learning_rates, dtype=float)
+    run_lr = record.hparams.get("lr")
+    th_lr = float(theory.values["lr"]) if "lr" in theory.values else None
+    if th_lr is None or run_lr is None or math.isclose(th_lr, float(run_lr), rel_tol=1e-15):
+        return lrs, None
+    return lrs * (th_lr / float(run_lr)), (f"the theory's lr = {th_lr:g} differs from the run's "
+                                          f"{float(run_lr):g}: the recorded schedule was rescaled by their ratio")
+
+
+def hp_text(spec) -> str:
+    return ", ".join(f"{k}={float(v):g}" for k, v in spec.values.items())
+
+
+def excited_modes(theory):
+    """``(rate, minimal polynomial, unexcited factor)`` as text, from
+    :meth:`nctheory.symbolic.rowsum.RowSumDynamics.excited_modes`; all None when the theory
+    starts from initialised buffers (every mode is then generically excited) or is still
+    symbolic. ``unexcited`` is "" when every mode is excited."""
+    import sympy as sp
+
+    dyn = theory.row_sum_dynamics()
+    if theory.initial_buffers is not None or dyn.matrix.free_symbols or dyn.first_matrix.free_symbols:
+        return None, None, None
+    modes = dyn.excited_modes()
+    unexcited = "" if modes.unexcited == 1 else str(modes.unexcited)
+    return modes.rate, str(sp.sympify(modes.minimal_polynomial)), unexcited
+
+
+def excited_rate(theory) -> tuple[float | None, str | None]:
+    """``(rate, minimal polynomial)`` of :func:`excited_modes`."""
+    rate, minpoly, _ = excited_modes(theory)
+    return rate, minpoly
+
+
+def loss_invariance(loss: str):
+    """Lemma 1's test for a registered loss name (cached); None for an unknown name."""
+    from ..losses import LOSSES
+
+    if loss not in LOSSES:
+        return None
+    return _shift_invariance_cached(loss)
+
+
+_SHIFT_CACHE: dict = {}
+
+
+def _shift_invariance_cached(loss):
+    from ..losses import shift_invariance
+
+    if loss not in _SHIFT_CACHE:
+        _SHIFT_CACHE[loss] = shift_invariance(loss)
+    return _SHIFT_CACHE[loss]
