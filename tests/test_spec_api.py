@@ -101,3 +101,11 @@ def test_exact_fractions_are_kept_exactly():
     assert spec.values["lr"] == sp.Rational(1, 3) and spec.values["momentum"] == sp.Rational(9, 11)
     with pytest.raises(HyperparameterError, match="momentum"):
         nctheory.optimizer("sgd_momentum", momentum=Fraction(11, 9))
+
+
+def test_optimal_momentum_without_decay_says_why_there_is_none():
+    # torch's default weight_decay is 0: the row sums are then conserved for every momentum
+    for name in ("sgd_momentum", "sgd_nesterov"):
+        with pytest.raises(NCTheoryError, match="weight_decay = 0.*every momentum gives rate 1"):
+            nctheory.optimizer(name, lr=0.1).optimal_momentum()
+    assert nctheory.optimizer("sgd_momentum", lr=0.1, weight_decay=0.05).optimal_momentum().beats_sgd

@@ -80,6 +80,11 @@ def optimal_momentum(spec, sample=None) -> OptimalMomentum:
     """
     if "momentum" not in spec.hyperparameter_names:
         raise NCTheoryError(f"{spec.name} has no momentum hyperparameter to optimise")
+    if spec.values.get("weight_decay", 1) == 0:
+        raise NCTheoryError(
+            f"{spec.name}: weight_decay = 0, so the row sums obey s_(t+1) = s_t whatever the momentum (Lemma 1: "
+            f"the gradient's row sums vanish and nothing else moves them); every momentum gives rate 1 and none "
+            f"is optimal. Give weight_decay > 0, e.g. nctheory.optimizer({spec.name!r}, weight_decay=5e-4).")
     spec = spec.without("momentum")
     poly = sp.Poly(row_sum_dynamics(spec).charpoly(X), X)
     if poly.degree() != 2:
