@@ -1,4 +1,4 @@
-"""Shared pytest set-up: hypothesis profiles.
+"""Shared pytest set-up: hypothesis profiles (torch's set-up is in tests/conftest.py).
 
 ``ci`` (the default) is derandomized -- the same examples on every run, so CI cannot
 flake -- with no per-example deadline (sympy's first call of a kind is slow). ``dev``
@@ -8,12 +8,7 @@ Shrunk counter-examples are printed either way.
 
 import os
 
-import torch
 from hypothesis import HealthCheck, settings
-
-# One intra-op thread: on a loaded 2-core machine torch's thread pool made small float64
-# runs hundreds of times slower; results do not depend on it (float64, same kernels).
-torch.set_num_threads(1)
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow], print_blob=True)

@@ -20,7 +20,7 @@ from nctheory.theorems.theorem2 import StationarityForcesCentring
 
 EXPECTED_NAMES = {"lemma0", "lemma1", "theorem2", "sign_bounds",
                   *(f"linear_recurrence_{n}" for n in ("sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm")),
-                  "optimal_momentum_sgd_momentum", "optimal_momentum_sgd_nesterov"}
+                  "optimal_momentum_sgd_momentum", "optimal_momentum_sgd_nesterov", "optimal_momentum_qhm"}
 eta, lam = sp.Symbol("eta", positive=True), sp.Symbol("lambda", nonnegative=True)
 mu, tau = sp.Symbol("mu", nonnegative=True), sp.Symbol("tau", nonnegative=True)
 s, u = sp.symbols("s u")

@@ -160,14 +160,39 @@ def closed_form(spec, s0=None, t=None) -> ClosedForm:
     basis = [t ** j * r ** t for r, m in roots.items() for j in range(m)]
     start = 1 + zero_multiplicity
     iterates = iterate_exact(spec, s0, start + len(basis))
+    if all(m == 1 for m in roots.values()):
+        coefficients = _lagrange_coefficients(list(roots), iterates[start:start + len(basis)], start)
+    else:
+        coefficients = _solved_coefficients(basis, t, iterates, start)
+    expression = sum((sp.radsimp(sp.expand(c)) * b for c, b in zip(coefficients, basis)), sp.Integer(0))
+    valid_from = 0 if sp.simplify(expression.subs(t, 0) - s0) == 0 else start
+    return ClosedForm(expression, t, valid_from, roots)
+
+
+def _lagrange_coefficients(roots, values, start):
+    """``c_i`` with ``sum_i c_i r_i^k = values[k - start]`` for distinct roots (k = start..).
+
+    The inverse of the Vandermonde matrix in closed form: with the Lagrange polynomial
+    ``L_i(z) = prod_(j != i) (z - r_j) / (r_i - r_j) = sum_k l_ik z^k``,
+    ``c_i r_i^start = sum_k l_ik values[k]`` -- no linear solve over radicals.
+    """
+    z = sp.Dummy("z")
+    out = []
+    for i, root in enumerate(roots):
+        others = [r for j, r in enumerate(roots) if j != i]
+        numerator = sp.Poly(sp.prod([z - r for r in others]), z).all_coeffs()[::-1]
+        denominator = sp.prod([root - r for r in others]) * root ** start
+        out.append(sp.cancel(sum(coeff * value for coeff, value in zip(numerator, values)) / denominator))
+    return out
+
+
+def _solved_coefficients(basis, t, iterates, start):
+    """The coefficients of ``basis`` fitted to the iterates (repeated roots) by a linear solve."""
     coefficients = sp.symbols(f"c0:{len(basis)}")
     ansatz = sum((c * b for c, b in zip(coefficients, basis)), sp.Integer(0))
     equations = [sp.Eq(ansatz.subs(t, k), iterates[k]) for k in range(start, start + len(basis))]
     solution = sp.solve(equations, coefficients, dict=True)[0] if basis else {}
-    expression = sum((sp.radsimp(sp.expand(solution.get(c, c))) * b for c, b in zip(coefficients, basis)),
-                     sp.Integer(0))
-    valid_from = 0 if sp.simplify(expression.subs(t, 0) - s0) == 0 else start
-    return ClosedForm(expression, t, valid_from, roots)
+    return [solution.get(c, c) for c in coefficients]
 
 
 def transition_product(spec, lrs, buffers_initialised: bool = False) -> sp.Matrix:

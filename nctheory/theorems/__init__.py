@@ -7,7 +7,7 @@ Each module defines one theorem (or one parametrised theorem class and its insta
 * :mod:`.theorem2` -- stationarity under coupled L2 decay forces NC0 = 0;
 * :mod:`.linear_recurrences` -- the exact row-sum dynamics of every linear optimizer,
   checked against THEORY.md's table (one instance per linear spec);
-* :mod:`.optimal_momentum` -- heavy ball's and Nesterov's optimal momentum and rate;
+* :mod:`.optimal_momentum` -- heavy ball's, Nesterov's and QHM's optimal momentum and rate;
 * :mod:`.sign_bounds` -- decoupled sign descent: box bound, parity, the NC0 floor.
 
 ``THEOREMS`` maps each name to its object; ``theorem.prove()`` returns a

@@ -1,116 +1,177 @@
-"""Optimal momentum for the NC0 row sums: heavy ball and Nesterov (THEORY.md section 3).
+"""Optimal momentum for the NC0 row sums: heavy ball, Nesterov and QHM (THEORY.md section 3).
 
 **Theorem.** Let ``0 < a = eta lambda < 1`` and dampening ``tau = 0``. Among momenta
 ``mu in [0, 1)``, the spectral radius of the row-sum recurrence is minimised exactly at
 
-* heavy ball (Polyak 1964):  ``mu* = (1 - sqrt a)^2``;
-* Nesterov (Lessard, Recht & Packard 2016):  ``mu* = (1 - sqrt a) / (1 + sqrt a)``;
+* heavy ball (Polyak 1964):  ``mu* = (1 - sqrt a)^2``, rate ``rho* = 1 - sqrt a``;
+* Nesterov (Lessard, Recht & Packard 2016):  ``mu* = (1 - sqrt a) / (1 + sqrt a)``, rate
+  ``rho* = 1 - sqrt a``;
+* QHM with ``0 < nu <= 1`` (derived here; Ma & Yarats 2019 define the method): with
+  ``r = 1 - a (1 - nu)``, ``mu* = (sqrt r - a sqrt nu)^2 / (1 + a nu)^2`` and rate
+  ``rho* = (r - a sqrt(nu r)) / (1 + a nu)``; at ``nu = 1``, ``((1 - a)/(1 + a))^2`` and
+  ``(1 - a)/(1 + a)``;
 
-both with rate ``rho* = 1 - sqrt a`` -- strictly below SGD's ``1 - a``.
+every rate strictly below SGD's ``1 - a``.
 
-**Proof** (for a monic quadratic ``p(x; mu) = x^2 + b(mu) x + c(mu)``, affine in mu;
-write ``a = alpha^2`` with ``0 < alpha < 1``):
+**Proof** (for a monic quadratic ``p(x; mu) = x^2 + b(mu) x + c(mu)``, affine in mu):
 
 1. the discriminant ``b^2 - 4c`` vanishes at mu*, where the double root is ``-b/2 = rho*``;
 2. ``p(rho*; mu) = kappa (mu - mu*)`` with ``kappa > 0``: for ``mu < mu*``,
    ``p(rho*) < 0`` and the monic p has a real root above rho*;
-3. ``c(mu*) = rho*^2`` and c increases with mu; the discriminant is
-   ``L (mu - mu*)(mu - mu**)`` with ``L > 0`` and ``mu** >= 1``, so for
-   ``mu* < mu < 1`` the roots are complex with modulus ``sqrt(c(mu)) > rho*``.
+3. ``c(mu*) = rho*^2`` and c increases with mu: for ``mu > mu*`` complex roots have
+   modulus ``sqrt(c(mu)) > rho*``;
+4. ``-b`` increases with mu: for ``mu > mu*`` real roots lie on the same side of rho*
+   (``p(rho*) > 0`` by step 2) and their mean ``-b(mu)/2`` exceeds ``-b(mu*)/2 = rho*``,
+   so both exceed it.
 
-Hence ``rate(mu) > rho*`` for every ``mu in [0, 1)`` other than mu*. Positivity claims
-are certified exactly (:func:`nctheory.theorems.algebra.certified_positive`) with the
-parametrisation ``alpha = Z / (1 + Z)``, ``Z > 0``.
+Hence ``rate(mu) > rho*`` for every ``mu >= 0`` other than mu*. Every quantity is made
+rational by a substitution that covers the hypotheses exactly (a :class:`Case`), and
+positivity is certified exactly (:func:`nctheory.theorems.algebra.certified_positive`):
+``a = alpha^2`` with ``alpha = Z/(1 + Z)`` for heavy ball and Nesterov; for QHM with
+``0 < nu < 1``, ``nu = n^2`` and ``r = R^2`` -- then ``1 - R^2 = a (1 - n^2)`` and
+``R^2 - n^2 = (1 - a)(1 - n^2)``, so ``0 < a < 1`` is exactly ``0 < n < R < 1`` -- and
+in those variables ``mu* = ((R - n)/(1 - R n))^2``, ``rho* = R (R - n)/(1 - R n)``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..optimizers import get_spec
 from ..symbolic.rowsum import X
-from .algebra import A_, MU, certified_positive, in_terms_of_a, with_a
+from .algebra import A_, MU, NU, OPEN_UNIT_A, certified_positive, in_terms_of_a
 from .base import Theorem, fact, identity
 from .linear_recurrences import engine_optimal_momentum
 
 ALPHA = sp.Symbol("alpha", positive=True)  # alpha = sqrt(a)
 _Z = sp.Symbol("Z", positive=True)
 ALPHA_IN_UNIT_INTERVAL = {ALPHA: _Z / (1 + _Z)}
+#: QHM's rational variables: n = sqrt(nu), R = sqrt(1 - a (1 - nu)), 0 < n < R < 1.
+N_, R_ = sp.symbols("n R", positive=True)
+_Z1, _Z2 = sp.symbols("Z1 Z2", positive=True)
 
 
-def _to_alpha(expr):
-    """An expression in a (or in sqrt(a)) rewritten with a = alpha^2."""
-    return sp.cancel(sp.sympify(expr).subs(A_, ALPHA ** 2))
+@dataclass(frozen=True)
+class Case:
+    """A range of the hyperparameters on which every quantity of the proof is rational.
+
+    ``fixed`` is substituted first (e.g. ``nu = 1``), then ``rational`` (the change of
+    variables that removes the square roots); ``positive`` are the parametrisations,
+    applied in order, under which positivity is certified over exactly this range;
+    ``bounds`` the hypotheses (expressions in a, nu that must be positive), certified on
+    the parametrised range so that it lies inside them. (That it covers all of them is
+    argued in the module docstring.)
+    """
+
+    text: str
+    rational: dict
+    positive: tuple
+    fixed: dict = field(default_factory=dict)
+    bounds: tuple = (A_, 1 - A_)
+
+    def rationalise(self, expr):
+        """``expr`` (in a, nu, sqrt(...)) in this case's rational variables."""
+        expr = sp.sympify(expr).subs(self.fixed).subs(self.rational)
+        expr = expr.replace(lambda e: e.is_Pow and e.exp.is_Rational and e.exp.q == 2,
+                            lambda e: sp.sqrt(sp.factor(e.base)) ** (2 * e.exp))
+        return sp.cancel(expr)
+
+    def positive_here(self, expr) -> bool:
+        """``expr > 0`` certified on the whole range of this case."""
+        expr = sp.sympify(expr)
+        for parametrisation in self.positive:
+            expr = expr.subs(parametrisation)
+        return certified_positive(expr)
+
+
+UNIT_A = Case("0 < a < 1", {A_: ALPHA ** 2}, (ALPHA_IN_UNIT_INTERVAL,))
+QHM_OPEN_NU = Case("0 < a < 1, 0 < nu < 1",
+                   {NU: N_ ** 2, A_: (1 - R_ ** 2) / (1 - N_ ** 2)},
+                   ({R_: N_ + (1 - N_) * _Z2 / (1 + _Z2)}, {N_: _Z1 / (1 + _Z1)}),
+                   bounds=(A_, 1 - A_, NU, 1 - NU))
+QHM_NU_ONE = Case("0 < a < 1, nu = 1", {}, (OPEN_UNIT_A,), fixed={NU: 1})
 
 
 class OptimalMomentumTheorem(Theorem):
     """``argmin_mu rate(mu) = mu*`` with ``rate(mu*) = rho*``, for one momentum spec (tau = 0)."""
 
-    hypotheses = ("0 < a = eta lambda < 1", "dampening tau = 0", "momentum mu in [0, 1)",
-                  "a shift-invariant loss (Lemma 1), so the row sums follow the linear recurrence")
     status = "proved symbolically (exact identities and positivity certificates)"
 
-    def __init__(self, spec_name: str, claimed_momentum, claimed_rate, reference: str):
+    def __init__(self, spec_name: str, claimed_momentum, claimed_rate, reference: str,
+                 cases: tuple = (UNIT_A,), extra_hypotheses: tuple = ()):
         self.spec_name = spec_name
         self.claimed_momentum = sp.sympify(claimed_momentum)
         self.claimed_rate = sp.sympify(claimed_rate)
         self.reference = reference
+        self.cases = cases
+        self.hypotheses = ("0 < a = eta lambda < 1", "dampening tau = 0", *extra_hypotheses,
+                           "momentum mu in [0, 1)",
+                           "a shift-invariant loss (Lemma 1), so the row sums follow the linear recurrence")
         self.name = f"optimal_momentum_{spec_name}"
         self.title = f"Optimal momentum for the NC0 row sums ({spec_name})"
-        self.statement = (f"For 0 < a < 1 and tau = 0, the momentum mu* = {self.claimed_momentum} uniquely "
-                          f"minimises the row-sum rate of {spec_name} over mu in [0, 1), with rate "
-                          f"{self.claimed_rate} < 1 - a.")
+        self.statement = (f"For 0 < a < 1 and tau = 0{''.join(', ' + h for h in extra_hypotheses)}, the "
+                          f"momentum mu* = {self.claimed_momentum} uniquely minimises the row-sum rate of "
+                          f"{spec_name} over mu in [0, 1), with rate {self.claimed_rate} < 1 - a.")
         self.statement_latex = (rf"For $0 < a = \eta\lambda < 1$ and $\tau = 0$: "
                                 rf"$\arg\min_{{\mu\in[0,1)}} \rho(\mu) = {sp.latex(self.claimed_momentum)}$, "
                                 rf"$\min \rho = {sp.latex(self.claimed_rate)} < 1 - a$.")
 
     def charpoly(self):
         """``p(x; mu)`` at tau = 0, in a."""
-        spec = get_spec(self.spec_name).with_hparams(dampening=0)
+        spec = get_spec(self.spec_name)
+        if "dampening" in spec.hyperparameter_names:
+            spec = spec.with_hparams(dampening=0)
         return in_terms_of_a(spec.charpoly(X))
 
     def steps(self):
-        mu_star, rho_star = _to_alpha(self.claimed_momentum), _to_alpha(self.claimed_rate)
         engine = engine_optimal_momentum(self.spec_name)
-        yield identity("the engine's optimal momentum (root of the discriminant) equals the claim",
-                       engine.momentum, with_a(self.claimed_momentum), "simplify")
-        yield identity("the engine's optimal rate (the double root) equals the claim",
-                       engine.rate, with_a(self.claimed_rate), "simplify")
-        p = _to_alpha(self.charpoly())
+        for case in self.cases:
+            yield from self._case_steps(case, engine)
+
+    def _case_steps(self, case: Case, engine):
+        def say(text):
+            return f"[{case.text}] {text}" if len(self.cases) > 1 else text
+
+        yield fact(say("the parametrisation stays inside the hypotheses: "
+                       + ", ".join(f"{bound} > 0" for bound in case.bounds) + " (certified)"),
+                   tuple(case.rationalise(bound) for bound in case.bounds),
+                   all(case.positive_here(case.rationalise(bound)) for bound in case.bounds))
+        mu_star, rho_star = case.rationalise(self.claimed_momentum), case.rationalise(self.claimed_rate)
+        yield identity(say("the engine's optimal momentum (root of the discriminant) equals the claim"),
+                       case.rationalise(in_terms_of_a(engine.momentum)), mu_star, "cancel")
+        yield identity(say("the engine's optimal rate (the double root) equals the claim"),
+                       case.rationalise(in_terms_of_a(engine.rate)), rho_star, "cancel")
+        p = case.rationalise(self.charpoly())
         poly = sp.Poly(p, X)
         _, b, c = poly.all_coeffs()
-        yield fact("p(x; mu) is a monic quadratic whose coefficients are affine in mu",
+        yield fact(say("p(x; mu) is a monic quadratic whose coefficients are affine in mu"),
                    (p,), poly.degree() == 2 and poly.LC() == 1
                    and all(sp.degree(coeff, MU) <= 1 for coeff in (b, c)))
-        disc = sp.expand(b ** 2 - 4 * c)
-        yield identity("1. the discriminant b^2 - 4c vanishes at mu*", disc.subs(MU, mu_star), 0, "cancel")
-        yield identity("1. the double root -b/2 at mu* is rho*", (-b / 2).subs(MU, mu_star), rho_star, "cancel")
+        yield identity(say("1. the discriminant b^2 - 4c vanishes at mu*"),
+                       sp.expand(b ** 2 - 4 * c).subs(MU, mu_star), 0, "cancel")
+        yield identity(say("1. the double root -b/2 at mu* is rho*"), (-b / 2).subs(MU, mu_star), rho_star, "cancel")
         kappa = sp.diff(p, MU).subs(X, rho_star)
-        yield identity("2. p(rho*; mu) = kappa (mu - mu*) with kappa = dp/dmu at rho*",
+        yield identity(say("2. p(rho*; mu) = kappa (mu - mu*) with kappa = dp/dmu at rho*"),
                        p.subs(X, rho_star), kappa * (MU - mu_star), "cancel")
-        yield fact(f"2. kappa = {sp.factor(kappa)} > 0 for 0 < alpha < 1 (certified), so for mu < mu* "
-                   f"p(rho*) < 0 and the larger real root exceeds rho*", (kappa,),
-                   certified_positive(kappa, ALPHA_IN_UNIT_INTERVAL))
-        yield identity("3. the product of the roots at mu* is rho*^2", c.subs(MU, mu_star), rho_star ** 2, "cancel")
+        yield fact(say(f"2. kappa = {sp.factor(kappa)} > 0 (certified), so for mu < mu* p(rho*) < 0 and the "
+                       f"larger real root exceeds rho*"), (kappa,), case.positive_here(kappa))
+        yield identity(say("3. the product of the roots at mu* is rho*^2"), c.subs(MU, mu_star), rho_star ** 2,
+                       "cancel")
         slope = sp.diff(c, MU)
-        yield fact(f"3. c(mu) increases with mu: dc/dmu = {sp.factor(slope)} > 0 (certified), so complex roots "
-                   f"for mu > mu* have modulus sqrt(c(mu)) > rho*", (slope,),
-                   certified_positive(slope, ALPHA_IN_UNIT_INTERVAL))
-        disc_poly = sp.Poly(disc, MU)
-        leading = disc_poly.LC()
-        other = sp.cancel(disc_poly.TC() / (leading * mu_star))  # Vieta: mu* mu** = TC / LC
-        yield identity("3. the discriminant factors as L (mu - mu*)(mu - mu**)", disc,
-                       leading * (MU - mu_star) * (MU - other), "cancel")
-        yield fact(f"3. L = {sp.factor(leading)} > 0 and mu** - 1 = {sp.factor(other - 1)} > 0 (certified): "
-                   f"the discriminant is negative on (mu*, 1), the roots are complex there",
-                   (leading, other), certified_positive(leading, ALPHA_IN_UNIT_INTERVAL)
-                   and certified_positive(other - 1, ALPHA_IN_UNIT_INTERVAL))
-        yield fact("mu* lies in [0, 1) (certified: mu* > 0 and 1 - mu* > 0)", (mu_star,),
-                   certified_positive(mu_star, ALPHA_IN_UNIT_INTERVAL)
-                   and certified_positive(1 - mu_star, ALPHA_IN_UNIT_INTERVAL))
-        yield fact("rho* is strictly below SGD's rate: (1 - a) - rho* > 0 (certified)",
-                   (sp.factor(1 - ALPHA ** 2 - rho_star),),
-                   certified_positive(1 - ALPHA ** 2 - rho_star, ALPHA_IN_UNIT_INTERVAL))
+        yield fact(say(f"3. rho* > 0 and c(mu) increases with mu: dc/dmu = {sp.factor(slope)} > 0 (certified), "
+                       f"so complex roots for mu > mu* have modulus sqrt(c(mu)) > rho*"), (rho_star, slope),
+                   case.positive_here(rho_star) and case.positive_here(slope))
+        mean_slope = -sp.diff(b, MU)
+        yield fact(say(f"4. -b(mu) increases with mu: -db/dmu = {sp.factor(mean_slope)} > 0 (certified), so for "
+                       f"mu > mu* real roots, on one side of rho* since p(rho*) > 0, have mean -b/2 > rho*: "
+                       f"both exceed rho*"), (mean_slope,), case.positive_here(mean_slope))
+        yield fact(say("mu* lies in [0, 1) (certified: mu* > 0 and 1 - mu* > 0)"), (mu_star,),
+                   case.positive_here(mu_star) and case.positive_here(1 - mu_star))
+        beats = case.rationalise(1 - A_) - rho_star
+        yield fact(say("rho* is strictly below SGD's rate: (1 - a) - rho* > 0 (certified)"),
+                   (sp.factor(beats),), case.positive_here(beats))
 
 
 SQRT_A = sp.sqrt(A_)
@@ -120,8 +181,14 @@ HEAVY_BALL = OptimalMomentumTheorem(
 NESTEROV = OptimalMomentumTheorem(
     "sgd_nesterov", (1 - SQRT_A) / (1 + SQRT_A), 1 - SQRT_A,
     "Lessard, Recht & Packard, SIAM J. Optim. 26 (2016); Nesterov (1983)")
+_R_QHM = 1 - A_ * (1 - NU)
+QHM = OptimalMomentumTheorem(
+    "qhm", (sp.sqrt(_R_QHM) - A_ * sp.sqrt(NU)) ** 2 / (1 + A_ * NU) ** 2,
+    (_R_QHM - A_ * sp.sqrt(NU * _R_QHM)) / (1 + A_ * NU),
+    "derived here (the method: Ma & Yarats, 'Quasi-hyperbolic momentum and Adam for deep learning', ICLR 2019)",
+    cases=(QHM_OPEN_NU, QHM_NU_ONE), extra_hypotheses=("0 < nu <= 1",))
 
-OPTIMAL_MOMENTUM = {theorem.spec_name: theorem for theorem in (HEAVY_BALL, NESTEROV)}
+OPTIMAL_MOMENTUM = {theorem.spec_name: theorem for theorem in (HEAVY_BALL, NESTEROV, QHM)}
 
-__all__ = ["ALPHA", "ALPHA_IN_UNIT_INTERVAL", "HEAVY_BALL", "NESTEROV", "OPTIMAL_MOMENTUM",
-           "OptimalMomentumTheorem"]
+__all__ = ["ALPHA", "ALPHA_IN_UNIT_INTERVAL", "HEAVY_BALL", "NESTEROV", "OPTIMAL_MOMENTUM", "QHM",
+           "Case", "OptimalMomentumTheorem"]
