@@ -8,6 +8,8 @@ Usage::
     python -m nctheory.check signgd_decoupled --json
     python -m nctheory.check sgd_momentum --theory sgd_momentum:momentum=0.8   # negative control
     python -m nctheory.check adamw --theory adam --plot nc0.png --out run
+    python -m nctheory.check --theorem optimal_momentum_qhm    # a theorem: proof + numerical check
+    python -m nctheory.check --theorem all --json
 
 It prints the symbolic prediction first, trains (progress on stderr when it takes more
 than ~2 s), then prints predicted and measured side by side with the verdict and its
@@ -20,6 +22,9 @@ reasons (:mod:`nctheory.report`). The protocol follows the theory judged against
   physical time 10, in which the coupled plateau is reached);
 * Adam / AdamW / Lion: one run of ``--steps`` (default ``ceil(3 / lr)``: physical time 3,
   past the transient; :data:`nctheory.verdict.ADAPTIVE_MIN_PHYSICAL_TIME` is 2).
+
+``--theorem NAME`` (or ``all``) checks a theorem object instead of an optimizer: its exact
+proof and its numerical check side by side (:mod:`nctheory.theorem_check`).
 
 Exit status: 0 verified, 1 refuted, 3 inconclusive or diverged, 2 bad usage (one line on
 stderr, no traceback).
@@ -58,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m nctheory.check",
                 description="Check the NC0 theory of an optimizer against a training run.")
     p.add_argument("name", nargs="?", help="registered optimizer name (see --list)")
-    p.add_argument("--list", action="store_true", help="list the registered optimizers and exit")
+    p.add_argument("--list", action="store_true", help="list the registered optimizers and theorems and exit")
+    p.add_argument("--theorem", default=None, metavar="NAME",
+                   help="prove and numerically check a theorem of THEORY.md instead (NAME or 'all'; see --list)")
     for hp, text in _HP_OPTIONS:
         p.add_argument("--" + hp.replace("_", "-"), dest=hp, type=float, default=None,
                        help=f"{text} (default: the spec's example value)")
@@ -87,9 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _list() -> str:
     from .optimizers import REGISTRY
+    from .theorem_check import list_theorems
 
     width = max(len(n) for n in REGISTRY)
-    return "\n".join(f"{name.ljust(width)}  {spec.summary}" for name, spec in REGISTRY.items())
+    optimizers = "\n".join(f"{name.ljust(width)}  {spec.summary}" for name, spec in REGISTRY.items())
+    return f"Optimizers (python -m nctheory.check NAME):\n{optimizers}\n\n" \
+           f"Theorems (python -m nctheory.check --theorem NAME):\n{list_theorems()}"
 
 
 class _Progress:
@@ -253,6 +263,14 @@ def main(argv=None) -> int:
         if args.list:
             print(_list())
             return 0
+        if args.theorem is not None:
+            if args.name:
+                raise UsageError("give either an optimizer NAME or --theorem NAME, not both")
+            if args.seed < 0:
+                raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+            from .theorem_check import run_theorem_check
+
+            return run_theorem_check(args.theorem, seed=args.seed, as_json=args.json)
         if not args.name:
             raise UsageError("give an optimizer NAME (see --list)")
         _validate_args(args)

@@ -1,16 +1,23 @@
 """Theorem objects: a statement, its hypotheses, a symbolic proof and its LaTeX.
 
 A theorem of THEORY.md is written down once, as an object (ARCHITECTURE.md, "one source
-of truth per theorem"): ``proofs/`` verifies it, the command-line check runs it, the
-appendix renders it. :meth:`Theorem.prove` returns a :class:`Proof`, a list of
-:class:`Step` s; each step says what it establishes, carries the sympy objects it
-rests on, and whether it holds. A step holds only when an identity reduced to zero by
-exact simplification or an exact (in)equality was decided -- never within a floating
-tolerance. A claim that is wrong makes a step fail; it never raises.
+of truth per theorem"): ``proofs/`` verifies it, the command-line check runs it
+(``python -m nctheory.check --theorem NAME``), the appendix renders it.
+:meth:`Theorem.prove` returns a :class:`Proof`, a list of :class:`Step` s; each step says
+what it establishes, carries the sympy objects it rests on, and whether it holds. A step
+holds only when an identity reduced to zero by exact simplification or an exact
+(in)equality was decided -- never within a floating tolerance. A claim that is wrong makes
+a step fail; it never raises.
+
+:meth:`Theorem.check` is the numerical side (as in PEPit, predicted and measured side by
+side): it runs the computation the theorem speaks about in float64 and returns a
+:class:`NumericalCheck` of :class:`Comparison` rows, each with its tolerance and where the
+tolerance comes from, including negative controls that must come out refuted.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -99,6 +106,95 @@ def fact(description: str, objects: Iterable, holds) -> Step:
     return Step(description, tuple(objects), bool(holds))
 
 
+# ---------------------------------------------------------------------- numerical checks
+@dataclass(frozen=True)
+class Comparison:
+    """One row of a numerical check: a quantity, predicted and measured side by side.
+
+    ``holds``: True / False, or None when it could not be decided (a hypothesis not met,
+    a run at its rounding floor). ``role``: "claim" (a prediction of the theorem),
+    "control" (a negative control: ``holds`` means the wrong theory WAS refuted) or "info"
+    (shown, decides nothing).
+    """
+
+    quantity: str
+    predicted: object
+    measured: object
+    holds: bool | None
+    note: str = ""
+    role: str = "claim"
+
+    def __post_init__(self):
+        if self.role not in ("claim", "control", "info"):
+            raise ValueError(f"role must be 'claim', 'control' or 'info', got {self.role!r}")
+        if self.holds is not None:  # numpy booleans are not ``False`` under ``is``
+            object.__setattr__(self, "holds", bool(self.holds))
+
+
+@dataclass(frozen=True)
+class NumericalCheck:
+    """The outcome of :meth:`Theorem.check`: rows, and the verdict they imply.
+
+    "refuted" if a claim or control fails, else "inconclusive" if one could not be
+    decided, else "verified" (the same words as :mod:`nctheory.verdict`).
+    """
+
+    theorem: str
+    setting: str
+    rows: tuple
+
+    @property
+    def verdict(self) -> str:
+        deciding = [row for row in self.rows if row.role != "info"]
+        if any(row.holds is False for row in deciding):
+            return "refuted"
+        if not deciding or any(row.holds is None for row in deciding):
+            return "inconclusive"
+        return "verified"
+
+    def to_dict(self) -> dict:
+        return {"theorem": self.theorem, "setting": self.setting, "verdict": self.verdict,
+                "rows": [{"quantity": r.quantity, "predicted": _plain(r.predicted), "measured": _plain(r.measured),
+                          "holds": r.holds, "note": r.note, "role": r.role} for r in self.rows]}
+
+    def __str__(self) -> str:
+        width = max([len(r.quantity) for r in self.rows] + [8])
+        mark = {True: "ok", False: "FAILS", None: "undecided"}
+        lines = [f"{self.theorem}: {self.setting}",
+                 f"  {'quantity':<{width}}  {'predicted':>14}  {'measured':>14}  result"]
+        for r in self.rows:
+            result = "info" if r.role == "info" else mark[r.holds] + (" (control)" if r.role == "control" else "")
+            lines.append(f"  {r.quantity:<{width}}  {_cell(r.predicted):>14}  {_cell(r.measured):>14}  {result}")
+            if r.note:
+                lines.append(f"  {'':<{width}}    {r.note}")
+        lines.append(f"Numerical check: {self.verdict.upper()}")
+        return "\n".join(lines)
+
+
+def holds_from(outcome: str) -> bool | None:
+    """A verdict ("verified" / "refuted" / ...) or a sub-check status ("pass" / "fail" /
+    "inconclusive") of :mod:`nctheory.verdict` as :attr:`Comparison.holds`."""
+    return {"verified": True, "pass": True, "refuted": False, "fail": False}.get(outcome)
+
+
+def _plain(value):
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value if math.isfinite(value) else None  # JSON has no NaN / inf
+
+
+def _cell(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.6g}"
+    return str(value)
+
+
 # ---------------------------------------------------------------------- the theorem
 class Theorem:
     """Base class: statement, hypotheses, reference, status, ``prove()``, ``latex()``.
@@ -119,6 +215,10 @@ class Theorem:
 
     def steps(self) -> Iterator[Step]:
         raise NotImplementedError
+
+    def check(self, seed: int = 0) -> NumericalCheck:
+        """Run what the theorem speaks about, in float64, and compare with its prediction."""
+        raise NotImplementedError(f"{self.name} has no numerical check")
 
     def prove(self) -> Proof:
         """Run the proof (cached per object). An exception inside a step is a failed step."""

@@ -24,7 +24,10 @@ from typing import Callable
 
 import sympy as sp
 
-from .base import Theorem, distinct, fact, identity
+import numpy as np
+
+from ..metrics import nc0
+from .base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
 
 K_SYMBOL = sp.Symbol("K", integer=True, positive=True)
 NORM = sp.Symbol("a", positive=True)
@@ -104,6 +107,50 @@ class SimplexETFRowSum(Theorem):
         yield fact("negative control: equal norms with cosines -1/K (instead of -1/(K-1)) leave "
                    "||sum_k w_k||^2 = a^2 != 0", (sp.simplify(k * a ** 2 + k * (k - 1) * a ** 2 * (-1 / k)),),
                    sp.simplify(k * a ** 2 + k * (k - 1) * a ** 2 * (-1 / k)) == a ** 2)
+
+    def check(self, seed: int = 0, sizes=(3, 5, 10), norm: float = 2.5) -> NumericalCheck:
+        """Rows built in float64 from the *claimed* geometry (norms ``norm``, cosines
+        ``self.cosine(K)``), rotated at random: their NC0 must vanish up to rounding.
+
+        ``G = norm^2 ((1 - c) I + c 1 1^T)``; ``G = V diag(l) V^T`` (``numpy.linalg.eigh``);
+        eigenvalues below ``4 K eps max(l)`` are set to 0 (Weyl: eigh's backward error is
+        ``O(K eps ||G||)``, so smaller ones are rounding of a zero eigenvalue);
+        ``W = V diag(sqrt(l)) Q`` with Q (K x d, d = K + 3) orthonormal rows from a seeded QR.
+        Tolerance (not tuned): the eigenvectors of the nonzero eigenvalues are orthogonal
+        to ``1`` up to ``16 K eps ||G|| / gap`` (Davis-Kahan; for the ETF the gap is
+        ``||G||``), so ``||1^T V diag(sqrt l)|| <= 16 K^2 eps sqrt(max l)``; the product and
+        the column sum add ``gamma_K (|A||Q| + |W|)`` (Higham 3.5). With a wrong cosine the
+        rows do not sum to zero (``||W^T 1||^2 = 1^T G 1``) and the check is refuted.
+        Control: orthonormal rows (cosines 0) have ``NC0 = norm sqrt(K)``.
+        """
+        rng = np.random.default_rng([seed, 10])
+        eps = np.finfo(np.float64).eps
+        rows = []
+        for k in sizes:
+            cosine = float(self.cosine(sp.Integer(k)))
+            gram = norm ** 2 * ((1 - cosine) * np.eye(k) + cosine * np.ones((k, k)))
+            values, vectors = np.linalg.eigh(gram)
+            values = np.where(values < 4 * k * eps * values.max(), 0.0, values)
+            A = vectors * np.sqrt(values)
+            q, _ = np.linalg.qr(rng.standard_normal((k + 3, k + 3)))
+            frame = q[:k]
+            W = A @ frame
+            gamma = k * eps / (1 - k * eps)
+            bound = float(16 * k ** 2 * eps * np.sqrt(values.max())
+                          + np.linalg.norm(gamma * ((np.abs(A) @ np.abs(frame)).sum(axis=0) + np.abs(W).sum(axis=0))))
+            measured = nc0(W)
+            cosines = (W @ W.T) / norm ** 2
+            off = float(np.max(np.abs(cosines[~np.eye(k, dtype=bool)] - cosine)))
+            rows.append(Comparison(f"K = {k}: max |cos(w_k, w_l) - ({cosine:.4g})| of the rows built", 0.0, off, None,
+                                   role="info"))
+            rows.append(Comparison(f"K = {k}: NC0 of the rotated rows", 0.0, measured, measured <= bound,
+                                   f"tolerance {bound:.2e}: float64 bound (eigh, product, sum)"))
+            control = nc0(norm * frame)
+            rows.append(Comparison(f"K = {k}: NC0 of orthonormal rows (not an ETF)", "> tolerance", control,
+                                   control > 1e6 * bound, f"exact value norm sqrt(K) = {norm * np.sqrt(k):.6g}",
+                                   role="control"))
+        return NumericalCheck(self.name, f"rows with the claimed norms and cosines, seeded random rotations (seed "
+                                         f"{seed}), K in {tuple(sizes)}, row norm {norm}, float64", tuple(rows))
 
 
 LEMMA0 = SimplexETFRowSum()

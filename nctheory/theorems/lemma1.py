@@ -27,7 +27,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
-from .base import Theorem, distinct, fact, identity
+from .base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
 
 #: THEORY.md's table: loss name -> whether Lemma 1 applies.
 EXPECTED_SHIFT_INVARIANCE = {
@@ -131,6 +131,99 @@ class GradientRowSums(Theorem):
                        sp.ones(1, 3) * grad_w, 2 * (sum(z) - 1) * features.T)
         yield distinct("negative control (MSE): that row sum is not identically 0", sp.ones(1, 3) * grad_w,
                        sp.zeros(1, self.dim))
+
+    def check(self, seed: int = 0, batch: int = 128, width: int = 32) -> NumericalCheck:
+        """Real gradients: a seeded MLP's penultimate features on a batch of digits, every loss
+        of the table written in torch, ``grad_W`` and ``grad_b`` of ``z = W h + b`` by autograd.
+
+        Tolerance (float64 analysis, not tuned): ``G = delta^T H / n`` with ``delta_i =
+        dl/dz_i``. Each entry of ``delta_i`` passes through at most ~8 rounded operations
+        (exp, sum, log, division, power, subtraction), so the computed ``1^T delta_i``
+        differs from its exact value (0 for an invariant loss) by at most
+        ``8 K eps (||delta_i||_1 + 1)``; the product adds ``gamma_n |delta|^T |H| / n`` and the
+        column sum ``gamma_K 1^T |G|`` (Higham 3.5). The tolerance is the norm of the sum of
+        these entrywise bounds; losses that are not invariant must exceed it a million-fold.
+        """
+        import torch
+
+        from ..data import load_digits_data
+        from ..models import build_model, find_last_linear, penultimate_features
+
+        torch.manual_seed(seed)
+        data = load_digits_data(seed=seed)
+        X = torch.as_tensor(data.X[:batch])
+        y = torch.as_tensor(data.y[:batch])
+        model = build_model("mlp", X.shape[1], data.num_classes, width=width)
+        last = find_last_linear(model)
+        H, _ = penultimate_features(model, X)
+        K, n = data.num_classes, H.shape[0]
+        eps = float(torch.finfo(torch.float64).eps)
+        soft_targets = torch.distributions.Dirichlet(torch.ones(K, dtype=torch.float64)).sample((n,))
+        rows = []
+        for loss_name, invariant in self.expected.items():
+            loss_fn = torch_loss(loss_name, K, soft_targets)
+            if loss_fn is None:
+                rows.append(Comparison(f"{loss_name}: ||1^T grad_W L||", 0.0 if invariant else "!= 0", "n/a", None,
+                                       "no torch implementation of this loss"))
+                continue
+            W = last.weight.detach().clone().requires_grad_(True)
+            b = last.bias.detach().clone().requires_grad_(True)
+            Z = H @ W.T + b
+            Z.retain_grad()
+            loss_fn(Z, y).backward()
+            delta, G = Z.grad, W.grad
+            gamma_n, gamma_k = n * eps / (1 - n * eps), K * eps / (1 - K * eps)
+            entrywise = (8 * K * eps * (delta.abs().sum(1, keepdim=True) + 1) * H.abs()).sum(0) / n \
+                + gamma_n * (delta.abs().T @ H.abs()).sum(0) / n + gamma_k * G.abs().sum(0)
+            tolerance = float(entrywise.norm())
+            measured = float(G.sum(0).norm())
+            measured_b = float(b.grad.sum().abs())
+            relative = measured / float(G.norm())
+            if invariant:
+                holds = measured <= tolerance and measured_b <= tolerance
+                note = f"tolerance {tolerance:.2e} (float64 bound); |1^T grad_b L| = {measured_b:.2e}"
+            else:
+                holds = measured > 1e6 * tolerance
+                note = f"not shift invariant: must exceed 1e6 x tolerance {tolerance:.2e}"
+            rows.append(Comparison(f"{loss_name}: ||1^T grad_W L|| (relative {relative:.1e})",
+                                   0.0 if invariant else "!= 0", measured, holds, note))
+        setting = (f"digits, {n} samples through a seeded MLP (width {width}, seed {seed}); "
+                   f"last layer z = W h + b, K = {K}, float64")
+        return NumericalCheck(self.name, setting, tuple(rows))
+
+
+def torch_loss(name: str, num_classes: int, soft_targets=None):
+    """The loss of :data:`nctheory.losses.LOSSES` named ``name`` as a torch function
+    ``(Z, y) -> mean loss`` (focal with gamma = 2, label smoothing 1/10, soft labels
+    ``soft_targets``); None for a loss with no torch form here."""
+    import torch
+
+    F = torch.nn.functional
+
+    def onehot(y, Z):
+        return F.one_hot(y, num_classes).to(Z.dtype)
+
+    def focal(Z, y):
+        log_p = F.log_softmax(Z, 1).gather(1, y[:, None])[:, 0]
+        return (-(1 - log_p.exp()) ** 2 * log_p).mean()
+
+    def crammer_singer(Z, y):
+        true = Z.gather(1, y[:, None])
+        others = Z.masked_fill(onehot(y, Z).bool(), -torch.inf)
+        return torch.relu(1 + others.max(1, keepdim=True).values - true).mean()
+
+    losses = {
+        "cross_entropy": lambda Z, y: F.cross_entropy(Z, y),
+        "label_smoothing": lambda Z, y: F.cross_entropy(Z, y, label_smoothing=0.1),
+        "soft_labels": None if soft_targets is None else
+        (lambda Z, y: -(soft_targets * F.log_softmax(Z, 1)).sum(1).mean()),
+        "focal": focal,
+        "crammer_singer": crammer_singer,
+        "mse": lambda Z, y: ((Z - onehot(y, Z)) ** 2).sum(1).mean(),
+        "sigmoid_ovr": lambda Z, y: F.binary_cross_entropy_with_logits(Z, onehot(y, Z), reduction="none")
+        .sum(1).mean(),
+    }
+    return losses.get(name)
 
 
 LEMMA1 = GradientRowSums()

@@ -35,6 +35,7 @@ in those variables ``mu* = ((R - n)/(1 - R n))^2``, ``rho* = R (R - n)/(1 - R n)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -42,7 +43,7 @@ import sympy as sp
 from ..optimizers import get_spec
 from ..symbolic.rowsum import X
 from .algebra import A_, MU, NU, OPEN_UNIT_A, certified_positive, in_terms_of_a
-from .base import Theorem, fact, identity
+from .base import Comparison, NumericalCheck, Theorem, fact, holds_from, identity
 from .linear_recurrences import engine_optimal_momentum
 
 ALPHA = sp.Symbol("alpha", positive=True)  # alpha = sqrt(a)
@@ -129,6 +130,55 @@ class OptimalMomentumTheorem(Theorem):
         engine = engine_optimal_momentum(self.spec_name)
         for case in self.cases:
             yield from self._case_steps(case, engine)
+
+    def check(self, seed: int = 0, lr: float = 0.2, weight_decay: float = 0.2, nu: float = 0.7,
+              max_steps: int = 400) -> NumericalCheck:
+        """Train the UFM at mu*/2, mu* and (1 + mu*)/2 (a = lr * weight_decay = 0.04).
+
+        Each run's row sums must follow the recurrence (:func:`nctheory.verdict.check_record`,
+        tolerance 1e-9 in float64), and the run at mu* must end with the smallest NC0. The
+        runs last ``ln(1e-3) / ln(rho*)`` steps (30 for heavy ball and Nesterov, rho* = 0.8;
+        93 for QHM; capped at ``max_steps``): long enough to separate the rates, short enough
+        to stay above the float64 noise floor. (At a = 0.01 QHM needs 375 steps, and the
+        oscillating run at (1 + mu*)/2 passes so close to NC0 = 0 that the comparison cannot
+        discriminate there: inconclusive.) Controls: the spectral radius the engine computes
+        at the two other momenta exceeds rho*.
+        """
+        from ..optimizers import optimizer
+        from ..training import run_training
+        from ..verdict import check_record
+
+        point = {A_: sp.Rational(repr(lr)) * sp.Rational(repr(weight_decay)), NU: sp.Rational(repr(nu))}
+        mu_star, rho_star = float(self.claimed_momentum.subs(point)), float(self.claimed_rate.subs(point))
+        steps = min(max_steps, int(math.log(1e-3) / math.log(rho_star)))
+        names = get_spec(self.spec_name).hyperparameter_names
+        base = {"lr": lr, "weight_decay": weight_decay, **({"nu": nu} if "nu" in names else {}),
+                **({"dampening": 0.0} if "dampening" in names else {})}
+        rows, finals = [], {}
+        for label, momentum in (("mu*/2", mu_star / 2), ("mu*", mu_star), ("(1 + mu*)/2", (1 + mu_star) / 2)):
+            hparams = dict(base, momentum=momentum)
+            record = run_training(self.spec_name, hparams, model="ufm", steps=steps, seed=seed)
+            verdict = check_record(record)
+            finals[label] = float(verdict.series["measured_nc0"][-1] / verdict.series["measured_nc0"][0])
+            rate = optimizer(self.spec_name, **hparams).rate()
+            rows.append(Comparison(f"{label} = {momentum:.6f}: row sums follow the recurrence",
+                                   f"<= {verdict.tolerance:g}", verdict.max_rel_error, holds_from(verdict.verdict)))
+            rows.append(Comparison(f"{label}: NC0_T / NC0_0", float(verdict.series["predicted_nc0"][-1]
+                                                                  / verdict.series["measured_nc0"][0]),
+                                   finals[label], None, role="info"))
+            if label == "mu*":
+                rows.append(Comparison("mu*: spectral radius (claimed rho* vs engine, float64)", rho_star, rate,
+                                       abs(rate - rho_star) <= 1e-6,
+                                       "a double root: float64 mu* splits it by ~sqrt(eps) ~ 1e-8"))
+            else:
+                rows.append(Comparison(f"{label}: spectral radius exceeds rho*", f"> {rho_star:.6f}", rate,
+                                       rate > rho_star, role="control"))
+        best = min(finals, key=finals.get)
+        rows.append(Comparison("momentum with the smallest NC0 at the end", "mu*", best, best == "mu*"))
+        setting = (f"{self.spec_name}, lr = {lr:g}, weight_decay = {weight_decay:g}"
+                   + (f", nu = {nu:g}" if "nu" in names else "") + f" (a = {lr * weight_decay:g}): "
+                   f"mu* = {mu_star:.6f}, rho* = {rho_star:.6f}; UFM, {steps} steps, float64, seed {seed}")
+        return NumericalCheck(self.name, setting, tuple(rows))
 
     def _case_steps(self, case: Case, engine):
         def say(text):

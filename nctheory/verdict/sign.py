@@ -126,7 +126,7 @@ def integer_check(record, theory, structure) -> tuple[Check, np.ndarray | None]:
                  predicted="integer vector", measured=frac, threshold=tol), ints
 
 
-def _parity_check(record, theory, ints) -> Check:
+def parity_check(record, theory, ints) -> Check:
     K = record.num_classes
     lam = float(theory.values.get("weight_decay", 0.0))
     from ..symbolic.signbased import parity_lower_bound
@@ -262,7 +262,7 @@ def check_sign(records, theories, kind) -> Verdict:
         names = {s.name for s in theory.nonlinear_theory()}
         if "parity_lower_bound" in names:
             for rec, th, ints in zip(records, theories, ints_by_run):
-                c = _parity_check(rec, th, ints)
+                c = parity_check(rec, th, ints)
                 c.name = f"parity_lower_bound[lr={base_lr(rec):g}]"
                 checks.append(c)
         if "box_bound" in names:
