@@ -1,8 +1,9 @@
 """``python -m nctheory.appendix``: a LaTeX appendix generated from the theorem and spec objects.
 
 Every theorem of :mod:`nctheory.theorems` is rendered with its statement, hypotheses,
-status and proof steps (each step marked as it was *just* decided by exact computation),
-followed by every optimizer spec: its update rule as the chain that trains, and for linear
+status and proof steps (each step marked as it was *just* decided by exact computation)
+and the table of its numerical check (predicted and measured side by side, run now;
+``--no-numerics`` leaves it out), followed by every optimizer spec: its update rule as the chain that trains, and for linear
 specs the row-sum recurrence derived by Lemma 1. Paste the body into a paper (it needs
 ``amsmath``, ``amssymb`` and ``amsthm`` with a ``theorem`` environment) or use
 ``--standalone`` for a compilable document.
@@ -11,6 +12,7 @@ Usage::
 
     python -m nctheory.appendix --standalone --out appendix.tex
     python -m nctheory.appendix --optimizers sgd_momentum sgdw_momentum --no-theorems
+    python -m nctheory.appendix --no-numerics      # proofs only, no training runs
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ PREAMBLE = r"""\documentclass{article}
 """
 
 
-def render(theorems=True, optimizers=None, example_values=True, standalone=False) -> str:
+def render(theorems=True, optimizers=None, example_values=True, standalone=False, numerics=True,
+           seed: int = 0) -> str:
     """The appendix as a LaTeX string.
 
     Args:
         theorems: include every theorem object with its proof.
+        numerics: with each theorem, the table of its numerical check (seeded by ``seed``).
         optimizers: names of specs to include (default: all registered).
         example_values: render specs with the check's example hyperparameters (so rates
             are numbers); False renders them fully symbolic.
@@ -48,7 +52,10 @@ def render(theorems=True, optimizers=None, example_values=True, standalone=False
         from .theorems import all_theorems
 
         parts.append(r"\subsection*{Theorems}")
-        parts += [theorem.latex() for theorem in all_theorems()]
+        for theorem in all_theorems():
+            parts.append(theorem.latex())
+            if numerics:
+                parts.append(theorem.check(seed=seed).latex())
     parts.append(r"\subsection*{Optimizers}")
     for name in optimizers or names():
         spec = get_spec(name)
@@ -68,10 +75,13 @@ def main(argv=None) -> int:
     parser.add_argument("--optimizers", nargs="+", metavar="NAME", help="only these specs")
     parser.add_argument("--no-theorems", action="store_true", help="leave the theorems out")
     parser.add_argument("--symbolic", action="store_true", help="specs with symbolic hyperparameters")
+    parser.add_argument("--no-numerics", action="store_true",
+                        help="leave out the theorems' numerical checks (no training runs)")
     args = parser.parse_args(argv)
     try:
         text = render(theorems=not args.no_theorems, optimizers=args.optimizers,
-                      example_values=not args.symbolic, standalone=args.standalone)
+                      example_values=not args.symbolic, standalone=args.standalone,
+                      numerics=not args.no_numerics)
     except NCTheoryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -66,9 +66,9 @@ def _tex(expr) -> str:
     return sp.latex(expr)
 
 
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\textasciicircum{}",
                  "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "~": r"\textasciitilde{}",
-                 "<": r"\textless{}", ">": r"\textgreater{}"}
+                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 _TEXT_PATTERN = re.compile("|".join(re.escape(k) for k in _TEXT_ESCAPES))
 
 

@@ -9,11 +9,18 @@ from nctheory import appendix, names
 
 
 def test_appendix_holds_every_spec_and_only_proved_steps():
-    text = appendix.render(theorems=True)
+    text = appendix.render(theorems=True, numerics=False)
     for name in names():
         assert rf"\texttt{{{name.replace('_', chr(92) + '_')}}}" in text
     assert r"\begin{theorem}" in text and r"\textbf{(fails)}" not in text
     assert text.count("{") == text.count("}")
+    assert "Numerical check" not in text
+
+
+def test_appendix_tables_every_numerical_check():
+    text = appendix.render(theorems=True, optimizers=["sgd"])
+    assert text.count(r"\textbf{Numerical check.}") == text.count(r"\begin{theorem}")
+    assert r"Verdict: \textbf{verified}" in text and r"\textbf{fails}" not in text
 
 
 def test_cli_writes_a_file_and_refuses_unknown_names(tmp_path, capsys):

@@ -214,7 +214,8 @@ def test_square_root_zero_test_is_exact():
 
 
 def test_latex_text_escapes_special_characters():
-    assert latex_text("W^T 1_K & 50%") == r"W\^{}T 1\_K \& 50\%"
+    assert latex_text("W^T 1_K & 50%") == r"W\textasciicircum{}T 1\_K \& 50\%"
+    assert latex_text("||s|| < 1") == r"\textbar{}\textbar{}s\textbar{}\textbar{} \textless{} 1"  # OT1 has no | < >
     assert unescaped_braces_balanced(latex_text("{unbalanced"))
 
 

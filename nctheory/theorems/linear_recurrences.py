@@ -384,9 +384,9 @@ class LinearRecurrenceTheorem(Theorem):
         roots = list(closed.roots)
         yield fact("closed form: the engine's formula holds from t = 0", (closed.expression,),
                    closed.valid_from == 0)
-        for root in roots:
-            yield identity(f"closed form: r = {root} is a root of the claimed polynomial",
-                           self.claim.charpoly.subs(X, root), 0)
+        for number, root in enumerate(roots, 1):
+            yield identity(f"closed form: its root r_{number} (the base of r_{number}^t) is a root of the claimed "
+                           f"polynomial p(x)", self.claim.charpoly.subs(X, root), 0)
         if self.claim.closed_form is not None:
             yield identity("closed form equals the claimed trajectory", closed.expression,
                            self.claim.closed_form)
