@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from nctheory.losses import cross_entropy, shift_invariance, squared_error
 from nctheory.theorems.lemma1 import (EXPECTED_SHIFT_INVARIANCE, LEMMA1, GradientRowSums, last_layer,
-                                      loss_gradients, minibatch_gradient)
+                                      loss_gradients, minibatch_gradient, torch_loss)
 
 
 def test_step1_chain_rule_gives_grad_W_as_an_outer_product():
@@ -70,23 +70,6 @@ def test_negative_control_a_wrong_loss_table_is_refuted():
 
 
 # -- numerical cross-check with torch autograd (float64) ------------------------------
-def _torch_loss(name, logits, labels, soft):
-    if name == "cross_entropy":
-        return torch.nn.functional.cross_entropy(logits, labels)
-    if name == "label_smoothing":
-        return torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
-    if name == "soft_labels":
-        return -(soft * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    if name == "focal":
-        logp = torch.log_softmax(logits, dim=1).gather(1, labels[:, None])[:, 0]
-        return (-(1 - logp.exp()) ** 2 * logp).mean()
-    if name == "crammer_singer":
-        true = logits.gather(1, labels[:, None])[:, 0]
-        others = logits.masked_fill(torch.nn.functional.one_hot(labels, logits.shape[1]).bool(), -1e30)
-        return torch.clamp(1 + others.max(dim=1).values - true, min=0).mean()
-    raise ValueError(name)
-
-
 @settings(max_examples=30)
 @given(K=st.integers(2, 6), d=st.integers(1, 5), n=st.integers(1, 8), seed=st.integers(0, 2 ** 16),
        loss_name=st.sampled_from(["cross_entropy", "label_smoothing", "soft_labels", "focal", "crammer_singer"]))
@@ -97,7 +80,7 @@ def test_property_torch_autograd_row_sums_vanish_for_invariant_losses(K, d, n, s
     h = 3 * torch.randn(n, d, generator=generator, dtype=torch.float64)
     labels = torch.randint(0, K, (n,), generator=generator)
     soft = torch.softmax(torch.randn(n, K, generator=generator, dtype=torch.float64), dim=1)
-    loss = _torch_loss(loss_name, h @ W.T + b, labels, soft)
+    loss = torch_loss(loss_name, K, soft)(h @ W.T + b, labels)  # the same losses the theorem's check runs
     loss.backward()
     scale = 1 + W.grad.abs().sum().item() + b.grad.abs().sum().item()
     assert W.grad.sum(dim=0).abs().max().item() <= 1e-13 * scale
@@ -108,8 +91,7 @@ def test_negative_control_torch_mse_row_sums_do_not_vanish():
     generator = torch.Generator().manual_seed(0)
     W = torch.randn(3, 4, generator=generator, dtype=torch.float64, requires_grad=True)
     h = torch.randn(5, 4, generator=generator, dtype=torch.float64)
-    targets = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 1]), 3).double()
-    ((h @ W.T - targets) ** 2).sum(dim=1).mean().backward()
+    torch_loss("mse", 3)(h @ W.T, torch.tensor([0, 1, 2, 0, 1])).backward()
     assert W.grad.sum(dim=0).abs().max().item() > 1e-3
 
 
