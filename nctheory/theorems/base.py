@@ -159,29 +159,34 @@ class NumericalCheck:
 
     def latex(self) -> str:
         """The rows as a LaTeX table (notes left out), with the setting and the verdict."""
-        mark = {True: r"$\checkmark$", False: r"\textbf{fails}", None: "undecided"}
+        marks = {True: r"$\checkmark$", False: r"\textbf{fails}", None: "undecided"}
         lines = [rf"\noindent\textbf{{Numerical check.}} {latex_text(self.setting)}.", "",
                  r"\noindent\begin{tabular}{p{0.45\linewidth}rrl}",
                  r"quantity & predicted & measured & \\ \hline"]
         for r in self.rows:
-            result = "info" if r.role == "info" else mark[r.holds] + (" (control)" if r.role == "control" else "")
             lines.append(f"{latex_text(r.quantity)} & {latex_text(_cell(r.predicted))} & "
-                         rf"{latex_text(_cell(r.measured))} & {result} \\")
+                         rf"{latex_text(_cell(r.measured))} & {_result(r, marks)} \\")
         lines += [r"\end{tabular}", "", rf"\noindent Verdict: \textbf{{{self.verdict}}}."]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         width = max([len(r.quantity) for r in self.rows] + [8])
-        mark = {True: "ok", False: "FAILS", None: "undecided"}
+        marks = {True: "ok", False: "FAILS", None: "undecided"}
         lines = [f"{self.theorem}: {self.setting}",
                  f"  {'quantity':<{width}}  {'predicted':>14}  {'measured':>14}  result"]
         for r in self.rows:
-            result = "info" if r.role == "info" else mark[r.holds] + (" (control)" if r.role == "control" else "")
-            lines.append(f"  {r.quantity:<{width}}  {_cell(r.predicted):>14}  {_cell(r.measured):>14}  {result}")
+            lines.append(f"  {r.quantity:<{width}}  {_cell(r.predicted):>14}  {_cell(r.measured):>14}  "
+                         f"{_result(r, marks)}")
             if r.note:
                 lines.append(f"  {'':<{width}}    {r.note}")
         lines.append(f"Numerical check: {self.verdict.upper()}")
         return "\n".join(lines)
+
+
+def _result(row: Comparison, marks: dict) -> str:
+    if row.role == "info":
+        return "info"
+    return marks[row.holds] + (" (control)" if row.role == "control" else "")
 
 
 def holds_from(outcome: str) -> bool | None:
