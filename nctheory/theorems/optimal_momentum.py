@@ -138,7 +138,7 @@ class OptimalMomentumTheorem(Theorem):
         Each run's row sums must follow the recurrence (:func:`nctheory.verdict.check_record`,
         tolerance 1e-9 in float64), and the run at mu* must end with the smallest NC0. The
         runs last ``ln(1e-3) / ln(rho*)`` steps (30 for heavy ball and Nesterov, rho* = 0.8;
-        93 for QHM; capped at ``max_steps``): long enough to separate the rates, short enough
+        93 for QHM; at least 3, at most ``max_steps``): long enough to separate the rates, short enough
         to stay above the float64 noise floor. (At a = 0.01 QHM needs 375 steps, and the
         oscillating run at (1 + mu*)/2 passes so close to NC0 = 0 that the comparison cannot
         discriminate there: inconclusive.) Controls: the spectral radius the engine computes
@@ -148,9 +148,17 @@ class OptimalMomentumTheorem(Theorem):
         from ..training import run_training
         from ..verdict import check_record
 
+        from ..errors import HyperparameterError
+
+        if not (lr > 0 and weight_decay > 0 and lr * weight_decay < 1):
+            raise HyperparameterError(f"{self.name}: lr * weight_decay must lie in (0, 1) (the hypothesis "
+                                      f"0 < a < 1), got lr={lr!r}, weight_decay={weight_decay!r}")
+        if not 0 < nu <= 1:
+            raise HyperparameterError(f"{self.name}: nu must lie in (0, 1] (the hypothesis), got {nu!r}")
         point = {A_: sp.Rational(repr(lr)) * sp.Rational(repr(weight_decay)), NU: sp.Rational(repr(nu))}
         mu_star, rho_star = float(self.claimed_momentum.subs(point)), float(self.claimed_rate.subs(point))
-        steps = min(max_steps, int(math.log(1e-3) / math.log(rho_star)))
+        # >= 3 steps: the first step is the same for every momentum (torch's buffer b_1 = d_0)
+        steps = min(max_steps, max(3, int(math.log(1e-3) / math.log(rho_star))))
         names = get_spec(self.spec_name).hyperparameter_names
         base = {"lr": lr, "weight_decay": weight_decay, **({"nu": nu} if "nu" in names else {}),
                 **({"dampening": 0.0} if "dampening" in names else {})}
@@ -159,13 +167,16 @@ class OptimalMomentumTheorem(Theorem):
             hparams = dict(base, momentum=momentum)
             record = run_training(self.spec_name, hparams, model="ufm", steps=steps, seed=seed)
             verdict = check_record(record)
-            finals[label] = float(verdict.series["measured_nc0"][-1] / verdict.series["measured_nc0"][0])
-            rate = optimizer(self.spec_name, **hparams).rate()
             rows.append(Comparison(f"{label} = {momentum:.6f}: row sums follow the recurrence",
-                                   f"<= {verdict.tolerance:g}", verdict.max_rel_error, holds_from(verdict.verdict)))
-            rows.append(Comparison(f"{label}: NC0_T / NC0_0", float(verdict.series["predicted_nc0"][-1]
-                                                                  / verdict.series["measured_nc0"][0]),
-                                   finals[label], None, role="info"))
+                                   f"<= {verdict.tolerance:g}", verdict.max_rel_error, holds_from(verdict.verdict),
+                                   verdict.reasons[0] if verdict.verdict == "diverged" else ""))
+            rate = optimizer(self.spec_name, **hparams).rate()
+            if verdict.verdict != "diverged":
+                series = verdict.series
+                finals[label] = float(series["measured_nc0"][-1] / series["measured_nc0"][0])
+                rows.append(Comparison(f"{label}: NC0_T / NC0_0", float(series["predicted_nc0"][-1]
+                                                                      / series["measured_nc0"][0]),
+                                       finals[label], None, role="info"))
             if label == "mu*":
                 rows.append(Comparison("mu*: spectral radius (claimed rho* vs engine, float64)", rho_star, rate,
                                        abs(rate - rho_star) <= 1e-6,
@@ -173,8 +184,14 @@ class OptimalMomentumTheorem(Theorem):
             else:
                 rows.append(Comparison(f"{label}: spectral radius exceeds rho*", f"> {rho_star:.6f}", rate,
                                        rate > rho_star, role="control"))
-        best = min(finals, key=finals.get)
-        rows.append(Comparison("momentum with the smallest NC0 at the end", "mu*", best, best == "mu*"))
+        ranked = sorted(finals, key=finals.get)
+        if len(ranked) < 3:
+            best, decided = "n/a (a run diverged)", None
+        elif finals[ranked[1]] - finals[ranked[0]] <= 1e-9 * finals[ranked[1]]:
+            best, decided = f"tie ({ranked[0]}, {ranked[1]})", None  # too few steps to separate the rates
+        else:
+            best, decided = ranked[0], ranked[0] == "mu*"
+        rows.append(Comparison("momentum with the smallest NC0 at the end", "mu*", best, decided))
         setting = (f"{self.spec_name}, lr = {lr:g}, weight_decay = {weight_decay:g}"
                    + (f", nu = {nu:g}" if "nu" in names else "") + f" (a = {lr * weight_decay:g}): "
                    f"mu* = {mu_star:.6f}, rho* = {rho_star:.6f}; UFM, {steps} steps, float64, seed {seed}")
