@@ -124,3 +124,14 @@ def test_optimal_momentum_check_at_the_rounding_floor_is_inconclusive_not_refute
     # a = 0.95: rho* = 0.025, NC0 reaches the float64 floor within 3 steps
     check = THEOREMS["optimal_momentum_sgd_momentum"].check(lr=500, weight_decay=0.0019)
     assert check.verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("theorem2", {"weight_decay": 0.0}, "weight_decay must be > 0"),
+    ("lemma0", {"sizes": (1,)}, "K >= 2"),
+    ("linear_recurrence_sgd", {"steps": 0}, "steps must be a positive integer"),
+    ("sign_bounds", {"lr": -1.0}, "lr=-1.0 is outside the allowed range"),
+])
+def test_checks_name_the_bad_argument(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        THEOREMS[name].check(**kwargs)

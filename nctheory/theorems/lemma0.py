@@ -123,6 +123,10 @@ class SimplexETFRowSum(Theorem):
         rows do not sum to zero (``||W^T 1||^2 = 1^T G 1``) and the check is refuted.
         Control: orthonormal rows (cosines 0) have ``NC0 = norm sqrt(K)``.
         """
+        from ..errors import NCTheoryError
+
+        if not sizes or any(not isinstance(k, int) or k < 2 for k in sizes):
+            raise NCTheoryError(f"sizes must be class counts K >= 2, got {sizes!r}")
         rng = np.random.default_rng([seed, 10])
         eps = np.finfo(np.float64).eps
         rows = []

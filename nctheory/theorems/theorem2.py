@@ -107,8 +107,12 @@ class StationarityForcesCentring(Theorem):
         normalisations, <= 8 roundings per term), added to ``||g||``. Control: the same run
         with squared error (Lemma 1 fails) ends at NC0 of order ||W||, far above the bound.
         """
+        from ..errors import HyperparameterError
         from ..ufm import init_ufm
 
+        if not weight_decay > 0:
+            raise HyperparameterError(f"{self.name}: weight_decay must be > 0 (the hypothesis lambda > 0), "
+                                      f"got {weight_decay!r}")
         rows = []
         for loss, role in ((self.loss, "claim"), ("mse", "control")):
             if role == "control" and self.loss == "mse":
