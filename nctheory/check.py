@@ -270,7 +270,7 @@ def main(argv=None) -> int:
                 raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
             from .theorem_check import run_theorem_check
 
-            return run_theorem_check(args.theorem, seed=args.seed, as_json=args.json)
+            return run_theorem_check(args.theorem, seed=args.seed, as_json=args.json, quiet=args.quiet)
         if not args.name:
             raise UsageError("give an optimizer NAME (see --list)")
         _validate_args(args)

@@ -66,15 +66,23 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
-def run_theorem_check(name: str, seed: int = 0, as_json: bool = False, out=None) -> int:
-    """Check the theorem(s) ``name``, print the report or JSON, return the exit status."""
+def run_theorem_check(name: str, seed: int = 0, as_json: bool = False, out=None, quiet: bool = False) -> int:
+    """Check the theorem(s) ``name``, print the report or JSON, return the exit status.
+
+    With ``as_json`` the report comes at the end; progress (one line per theorem) goes to
+    stderr unless ``quiet``.
+    """
     out = sys.stdout if out is None else out
+    theorems = resolve_theorems(name)
     results = []
-    for theorem in resolve_theorems(name):
+    for number, theorem in enumerate(theorems, 1):
         result = check_theorem(theorem, seed=seed)
         results.append(result)
         if not as_json:
             print(render(result) + "\n", file=out, flush=True)
+        elif not quiet:
+            print(f"[{number}/{len(theorems)}] {theorem.name}: {result['verdict']} ({result['wall_time_s']:.1f} s)",
+                  file=sys.stderr, flush=True)
     worst = min((r["verdict"] for r in results), key=_ORDER.index)
     if as_json:
         clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]

@@ -158,7 +158,7 @@ def check_linear(record, theory) -> Verdict:
             f"From step {first_unresolvable} on, ||s_t|| = {fmt(float(meas_norm[first_unresolvable]), 3)} is at "
             f"the accumulated float rounding noise floor ({fmt(float(floor[first_unresolvable]), 3)} from the "
             f"rounding of W (2 eps sqrt(K) ||W||_F per step, as a random walk) and of the prediction, i.e. "
-            f"{fmt(float(noise_rel[first_unresolvable]), 2)} "
+            f"{float(noise_rel[first_unresolvable]):.3e} "
             f"relative > {tol:g}): there the comparison cannot discriminate, so the run cannot be verified. "
             f"Rerun with --steps {max(first_unresolvable - 1, 1)} (or a smaller lr * weight_decay) for a verdict.")
         return Verdict("inconclusive", reasons=reasons, **verdict_kw)
