@@ -206,7 +206,7 @@ def test_property_qhm_engine_float_rate_at_the_optimum_and_elsewhere(lr, wd, nu,
 
 def test_negative_control_qhm_with_heavy_ball_s_momentum_is_refuted():
     wrong = OptimalMomentumTheorem("qhm", (1 - sp.sqrt(A_)) ** 2, 1 - sp.sqrt(A_), "none",
-                                   cases=QHM.cases, extra_hypotheses=("0 < nu <= 1",))
+                                   cases=(QHM_OPEN_NU,), extra_hypotheses=("0 < nu < 1",))
     assert not wrong.prove().holds
     a, nu, mu_star, rho_star = qhm_point(sp.Rational(1, 2), sp.Rational(3, 4))
     other = (1 - sp.sqrt(a)) ** 2  # heavy ball's mu* at the same a

@@ -14,6 +14,7 @@ import sympy as sp
 
 from ..errors import NCTheoryError
 from ..hyperparams import SYMBOLS, to_rational
+from .radicals import is_zero_with_square_root
 from .rowsum import STEP, X, row_sum_dynamics
 from .schur_cohn import Conditions, schur_cohn_inequalities
 
@@ -165,7 +166,7 @@ def closed_form(spec, s0=None, t=None) -> ClosedForm:
     else:
         coefficients = _solved_coefficients(basis, t, iterates, start)
     expression = sum((sp.radsimp(sp.expand(c)) * b for c, b in zip(coefficients, basis)), sp.Integer(0))
-    valid_from = 0 if sp.simplify(expression.subs(t, 0) - s0) == 0 else start
+    valid_from = 0 if is_zero_with_square_root(expression.subs(t, 0) - s0) else start
     return ClosedForm(expression, t, valid_from, roots)
 
 

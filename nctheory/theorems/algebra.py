@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..hyperparams import SYMBOLS
+from ..symbolic.radicals import is_zero_with_square_root  # noqa: F401 (re-exported)
 from .base import fact, identity
 
 ETA, LAMBDA = SYMBOLS["lr"], SYMBOLS["weight_decay"]
@@ -197,33 +198,6 @@ def jury_decides(poly_expr, x: sp.Symbol, radius) -> bool:
     if not all(v.is_Rational for v in values):
         raise ValueError(f"jury_decides needs rational coefficients and radius, got {jury}")
     return all(v > 0 for v in values)
-
-
-def is_zero_with_square_root(expr) -> bool:
-    """Exact zero test for an expression in Q(params)(sqrt(D)) with one radicand D.
-
-    Every ``D**(k/2)`` is replaced by ``q**k`` for a fresh symbol q; the expression is
-    then a rational function in q whose numerator must vanish modulo ``q^2 - D`` (the
-    minimal relation of sqrt(D)). Much faster than ``simplify`` on closed forms, and
-    still exact. Falls back to :func:`sympy.simplify` when there is not exactly one
-    radicand.
-    """
-    expr = sp.sympify(expr)
-    radicals = {p for p in expr.atoms(sp.Pow) if p.exp.is_Rational and p.exp.q == 2}
-    bases = {p.base for p in radicals}
-    if len(bases) != 1:
-        return sp.simplify(expr) == 0
-    radicand = bases.pop()
-    q = sp.Dummy("q")
-    replaced = expr.xreplace({p: q ** (2 * p.exp) for p in radicals})
-    numerator, _ = sp.fraction(sp.together(replaced))
-    numerator = sp.expand(numerator)
-    if numerator == 0:
-        return True
-    # Clear negative powers of q (from D**(-1/2)) before reducing.
-    numerator = sp.expand(numerator * q ** max(0, -min((t.as_coeff_exponent(q)[1] for t in sp.Add.make_args(numerator)), default=0)))
-    remainder = sp.rem(sp.Poly(numerator, q), sp.Poly(q ** 2 - radicand, q))
-    return remainder.is_zero
 
 
 __all__ = ["A_", "A_PARAM", "OPEN_UNIT_A", "Region", "certified_positive", "in_terms_of_a",
