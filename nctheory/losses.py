@@ -19,6 +19,7 @@ and the row-sum recurrences of :mod:`nctheory.symbolic.rowsum` are exact. Equiva
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import sympy as sp
@@ -152,11 +153,22 @@ def shift_invariance(loss, num_classes: int = 3, logit_symbols=None) -> ShiftInv
     if isinstance(loss, sp.Expr):
         if not logit_symbols:
             raise NCTheoryError("logit_symbols must list the logit symbols z_1..z_K of the expression")
-        expr, z, name = loss, tuple(logit_symbols), "the given loss"
-    else:
-        loss = get_loss(loss)
-        expr, z = loss.expression(num_classes)
-        name = loss.name
+        return _decide(loss, tuple(logit_symbols), "the given loss")
+    if isinstance(loss, str):
+        get_loss(loss)  # an unknown name raises, listing the known ones
+        return _registered_shift_invariance(loss, num_classes)
+    loss = get_loss(loss)
+    return _decide(*loss.expression(num_classes), loss.name)
+
+
+@lru_cache(maxsize=None)
+def _registered_shift_invariance(name: str, num_classes: int) -> ShiftInvariance:
+    """The decision for a registered loss (fixed expressions: decided once per process)."""
+    return _decide(*LOSSES[name].expression(num_classes), name)
+
+
+def _decide(expr, z, name: str) -> ShiftInvariance:
+    """Shift invariance of ``expr`` in the logits ``z`` (see :func:`shift_invariance`)."""
     shifted = expr.subs({zk: zk + SHIFT for zk in z}, simultaneous=True)
     difference = sp.simplify(_pull_common_shift(shifted) - _pull_common_shift(expr))
     if difference == 0:  # invariance for every c; the derivative in c is then 0 too

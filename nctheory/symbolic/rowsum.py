@@ -91,6 +91,9 @@ def _nonlinear_part(expr, variables) -> str | None:
 
 
 _CACHE: dict = {}
+#: The matrices with a spec's values substituted, keyed on structure and values (bounded).
+_BOUND_CACHE: dict = {}
+_BOUND_CACHE_SIZE = 1024
 
 
 def _cached(kind: str, spec, compute):
@@ -230,10 +233,15 @@ def row_sum_dynamics(spec, loss=None) -> RowSumDynamics:
             f"{spec.name}: no linear row-sum recurrence exists: {reason}. The row sum of the "
             f"update is then not determined by the row sums of weights, gradient and buffers; "
             f"see spec.nonlinear_theory() for what THEORY.md section 4 does give.")
-    state, matrix, first = _cached("matrices", spec, _generic_matrices)
-    sub = spec.substitution()
-    return RowSumDynamics(spec, state, matrix.subs(sub).applyfunc(sp.factor),
-                          first.subs(sub).applyfunc(sp.factor))
+    key = (spec.name, spec.chain, spec.hyperparameters, tuple(sorted(spec.values.items())))
+    if key not in _BOUND_CACHE:
+        if len(_BOUND_CACHE) >= _BOUND_CACHE_SIZE:
+            _BOUND_CACHE.clear()
+        state, matrix, first = _cached("matrices", spec, _generic_matrices)
+        sub = spec.substitution()
+        _BOUND_CACHE[key] = (state, matrix.subs(sub).applyfunc(sp.factor), first.subs(sub).applyfunc(sp.factor))
+    state, matrix, first = _BOUND_CACHE[key]
+    return RowSumDynamics(spec, state, matrix, first)
 
 
 def require_numeric(spec, expr, what: str) -> None:

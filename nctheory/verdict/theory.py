@@ -141,20 +141,8 @@ def excited_rate(theory) -> tuple[float | None, str | None]:
 
 
 def loss_invariance(loss: str):
-    """Lemma 1's test for a registered loss name (cached); None for an unknown name."""
-    from ..losses import LOSSES
+    """Lemma 1's test for a registered loss name (decided once per process by
+    :func:`nctheory.losses.shift_invariance`); None for an unknown name."""
+    from ..losses import LOSSES, shift_invariance
 
-    if loss not in LOSSES:
-        return None
-    return _shift_invariance_cached(loss)
-
-
-_SHIFT_CACHE: dict = {}
-
-
-def _shift_invariance_cached(loss):
-    from ..losses import shift_invariance
-
-    if loss not in _SHIFT_CACHE:
-        _SHIFT_CACHE[loss] = shift_invariance(loss)
-    return _SHIFT_CACHE[loss]
+    return shift_invariance(loss) if loss in LOSSES else None
