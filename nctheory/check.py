@@ -59,6 +59,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m nctheory.check",
                 description="Check the NC0 theory of an optimizer against a training run.")
@@ -75,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float64", help="float64 (verification) or float32")
     p.add_argument("--steps", type=int, default=None,
                    help="training steps (default: 300 for linear theories; physical time 10 or 3 / lr otherwise)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--record-every", dest="record_every", type=int, default=None,
                    help="NC metrics every K steps (default: steps // 50, the 50 points per run that "
                         "the verdict's plateau and trend windows use; row sums are recorded every step)")
@@ -172,8 +182,6 @@ def _protocol(kind: str, lr: float, steps):
 def _validate_args(args):
     if args.steps is not None and args.steps <= 0:
         raise UsageError(f"--steps must be a positive integer, got {args.steps}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.record_every is not None and args.record_every <= 0:
         raise UsageError(f"--record-every must be a positive integer, got {args.record_every}")
     if args.batch_size is not None and args.batch_size <= 0:
@@ -266,8 +274,6 @@ def main(argv=None) -> int:
         if args.theorem is not None:
             if args.name:
                 raise UsageError("give either an optimizer NAME or --theorem NAME, not both")
-            if args.seed < 0:
-                raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
             from .theorem_check import run_theorem_check
 
             return run_theorem_check(args.theorem, seed=args.seed, as_json=args.json, quiet=args.quiet)

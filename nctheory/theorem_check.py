@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 
-from .verdict import EXIT_CODES
-
-_ORDER = ("refuted", "inconclusive", "verified")
+from .verdict import EXIT_CODES, SEVERITY, worst_verdict
 
 
 def list_theorems() -> str:
@@ -39,31 +38,45 @@ def resolve_theorems(name: str) -> list:
     return [THEOREMS[name]]
 
 
-def check_theorem(theorem, seed: int = 0) -> dict:
-    """Prove and check one theorem: a JSON-ready dict with the verdict."""
+@dataclass(frozen=True)
+class TheoremReport:
+    """A theorem's exact proof and its numerical check, with the verdict they give together."""
+
+    theorem: object
+    proof: object
+    numerical: object
+    wall_time_s: float
+
+    @property
+    def verdict(self) -> str:
+        return "refuted" if not self.proof.holds else self.numerical.verdict
+
+    def to_dict(self) -> dict:
+        theorem = self.theorem
+        return {"theorem": theorem.name, "title": theorem.title, "statement": theorem.statement,
+                "hypotheses": list(theorem.hypotheses), "proved": self.proof.holds,
+                "proof_steps": len(self.proof.steps),
+                "failing_steps": [step.description for step in self.proof.failing_steps],
+                "check": self.numerical.to_dict(), "verdict": self.verdict, "wall_time_s": self.wall_time_s}
+
+    def __str__(self) -> str:
+        theorem, proof = self.theorem, self.proof
+        lines = [f"Theorem {theorem.name}: {theorem.title}", f"  {theorem.statement}"]
+        lines += [f"  hypothesis: {h}" for h in theorem.hypotheses]
+        if proof.holds:
+            lines.append(f"Proof: all {len(proof.steps)} steps hold exactly (sympy).")
+        else:
+            lines.append(f"Proof: FAILS at {len(proof.failing_steps)} of {len(proof.steps)} steps:")
+            lines += [f"  - {step.description}" for step in proof.failing_steps]
+        lines += [str(self.numerical), f"Verdict: {self.verdict.upper()}"]
+        return "\n".join(lines)
+
+
+def check_theorem(theorem, seed: int = 0) -> TheoremReport:
+    """Prove and check one theorem."""
     started = time.perf_counter()
-    proof = theorem.prove()
-    numerical = theorem.check(seed=seed)
-    verdict = "refuted" if not proof.holds else numerical.verdict
-    return {"theorem": theorem.name, "title": theorem.title, "statement": theorem.statement,
-            "hypotheses": list(theorem.hypotheses), "proved": proof.holds, "proof_steps": len(proof.steps),
-            "failing_steps": [step.description for step in proof.failing_steps],
-            "check": numerical.to_dict(), "verdict": verdict,
-            "wall_time_s": round(time.perf_counter() - started, 3), "_numerical": numerical}
-
-
-def render(result: dict) -> str:
-    """The report of :func:`check_theorem` for the terminal."""
-    lines = [f"Theorem {result['theorem']}: {result['title']}", f"  {result['statement']}"]
-    lines += [f"  hypothesis: {h}" for h in result["hypotheses"]]
-    if result["proved"]:
-        lines.append(f"Proof: all {result['proof_steps']} steps hold exactly (sympy).")
-    else:
-        lines.append(f"Proof: FAILS at {len(result['failing_steps'])} of {result['proof_steps']} steps:")
-        lines += [f"  - {d}" for d in result["failing_steps"]]
-    lines.append(str(result["_numerical"]))
-    lines.append(f"Verdict: {result['verdict'].upper()}")
-    return "\n".join(lines)
+    proof, numerical = theorem.prove(), theorem.check(seed=seed)
+    return TheoremReport(theorem, proof, numerical, round(time.perf_counter() - started, 3))
 
 
 def run_theorem_check(name: str, seed: int = 0, as_json: bool = False, out=None, quiet: bool = False) -> int:
@@ -74,22 +87,22 @@ def run_theorem_check(name: str, seed: int = 0, as_json: bool = False, out=None,
     """
     out = sys.stdout if out is None else out
     theorems = resolve_theorems(name)
-    results = []
+    reports = []
     for number, theorem in enumerate(theorems, 1):
-        result = check_theorem(theorem, seed=seed)
-        results.append(result)
+        report = check_theorem(theorem, seed=seed)
+        reports.append(report)
         if not as_json:
-            print(render(result) + "\n", file=out, flush=True)
+            print(f"{report}\n", file=out, flush=True)
         elif not quiet:
-            print(f"[{number}/{len(theorems)}] {theorem.name}: {result['verdict']} ({result['wall_time_s']:.1f} s)",
+            print(f"[{number}/{len(theorems)}] {theorem.name}: {report.verdict} ({report.wall_time_s:.1f} s)",
                   file=sys.stderr, flush=True)
-    worst = min((r["verdict"] for r in results), key=_ORDER.index)
+    worst = worst_verdict(r.verdict for r in reports)
     if as_json:
-        clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]
-        payload = clean[0] if len(clean) == 1 else {"theorems": clean, "verdict": worst}
+        dicts = [r.to_dict() for r in reports]
+        payload = dicts[0] if len(dicts) == 1 else {"theorems": dicts, "verdict": worst}
         print(json.dumps(payload, allow_nan=False, default=str), file=out)
-    elif len(results) > 1:
-        counts = {v: sum(r["verdict"] == v for r in results) for v in _ORDER}
-        print(f"{len(results)} theorems: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    elif len(reports) > 1:
+        counts = {v: sum(r.verdict == v for r in reports) for v in SEVERITY}
+        print(f"{len(reports)} theorems: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
               + f". Overall: {worst.upper()}", file=out)
     return EXIT_CODES[worst]

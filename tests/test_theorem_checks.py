@@ -18,7 +18,7 @@ from nctheory.check import main
 from nctheory.errors import HyperparameterError
 from nctheory.theorems import THEOREMS
 from nctheory.theorems.algebra import A_
-from nctheory.theorems.base import Comparison, NumericalCheck
+from nctheory.theorems.base import Comparison, NumericalCheck, refuted_from
 from nctheory.theorems.lemma0 import SimplexETFRowSum
 from nctheory.theorems.lemma1 import EXPECTED_SHIFT_INVARIANCE, GradientRowSums
 from nctheory.theorems.linear_recurrences import CLAIMS, ETA, LAMBDA, MU, S, U, LinearRecurrenceTheorem
@@ -78,6 +78,9 @@ def test_numerical_check_verdict_rules():
     assert Comparison("q", 0, 1, np.bool_(False)).holds is False  # numpy booleans normalised
     with pytest.raises(ValueError, match="role"):
         Comparison("q", 0, 0, True, role="claimed")
+    # a control whose run cannot decide is undecided, never "the wrong theory passed"
+    assert [refuted_from(v) for v in ("refuted", "fail", "verified", "pass", "inconclusive", "diverged")] == \
+        [True, True, False, False, None, None]
 
 
 def test_cli_theorem_report_and_json(capsys):

@@ -195,6 +195,12 @@ def holds_from(outcome: str) -> bool | None:
     return {"verified": True, "pass": True, "refuted": False, "fail": False}.get(outcome)
 
 
+def refuted_from(outcome: str) -> bool | None:
+    """For a negative control: True if the wrong theory was refuted ("refuted" / "fail"),
+    False if it passed, None if the run could not decide (inconclusive, diverged)."""
+    return {"refuted": True, "fail": True, "verified": False, "pass": False}.get(outcome)
+
+
 def _plain(value):
     if isinstance(value, (bool, int, str)) or value is None:
         return value

@@ -38,7 +38,7 @@ from ..symbolic.analysis import iterate_exact
 from ..symbolic.rowsum import STEP, X
 from .algebra import (A_, ETA, LAMBDA, MU, NU, OPEN_UNIT_A, TAU, Region, is_zero_with_square_root, jury_decides,
                       region_steps, with_a)
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity
+from .base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity, refuted_from
 from .exact import centre_columns, iterate_recurrence, rational_array, run_spec_exactly
 
 S, U = sp.symbols("s u")
@@ -214,13 +214,16 @@ def engine_closed_form(spec_name: str):
     return get_spec(spec_name).closed_form()
 
 
+def undamped_spec(spec_name: str):
+    """The symbolic spec at dampening 0 where it has a dampening (torch's Nesterov requires it)."""
+    spec = get_spec(spec_name)
+    return spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec
+
+
 @lru_cache(maxsize=None)
 def engine_optimal_momentum(spec_name: str):
-    """``spec.optimal_momentum()`` at dampening 0 (torch's Nesterov), cached."""
-    spec = get_spec(spec_name)
-    if "dampening" in spec.hyperparameter_names:
-        spec = spec.with_hparams(dampening=0)
-    return spec.optimal_momentum()
+    """``spec.optimal_momentum()`` at dampening 0, cached."""
+    return undamped_spec(spec_name).optimal_momentum()
 
 
 def exact_instance(claim: RecurrenceClaim, steps: int = 6):
@@ -345,7 +348,7 @@ class LinearRecurrenceTheorem(Theorem):
             Comparison(f"NC0 at step {steps}", float(np.linalg.norm(typed[-1])), float(np.linalg.norm(measured[-1])),
                        None, role="info"),
             Comparison(f"the same run judged against {wrong}", "refuted", control.verdict,
-                       control.verdict == "refuted", control.reasons[0] if control.reasons else "", role="control"),
+                       refuted_from(control.verdict), control.reasons[0] if control.reasons else "", role="control"),
         )
         setting = (f"{claim.spec_name} with {', '.join(f'{k}={v:g}' for k, v in hparams.items())}; UFM (K = 5, "
                    f"d = 16, n = 8), {steps} steps, {record.implementation}, float64, seed {seed}")

@@ -43,8 +43,8 @@ import sympy as sp
 from ..optimizers import get_spec
 from ..symbolic.rowsum import X
 from .algebra import A_, MU, NU, OPEN_UNIT_A, certified_positive, in_terms_of_a
-from .base import Comparison, NumericalCheck, Theorem, fact, holds_from, identity
-from .linear_recurrences import engine_optimal_momentum
+from .base import Comparison, NumericalCheck, Theorem, fact, holds_from, identity, refuted_from
+from .linear_recurrences import engine_optimal_momentum, undamped_spec
 
 ALPHA = sp.Symbol("alpha", positive=True)  # alpha = sqrt(a)
 _Z = sp.Symbol("Z", positive=True)
@@ -121,10 +121,7 @@ class OptimalMomentumTheorem(Theorem):
 
     def charpoly(self):
         """``p(x; mu)`` at tau = 0, in a."""
-        spec = get_spec(self.spec_name)
-        if "dampening" in spec.hyperparameter_names:
-            spec = spec.with_hparams(dampening=0)
-        return in_terms_of_a(spec.charpoly(X))
+        return in_terms_of_a(undamped_spec(self.spec_name).charpoly(X))
 
     def steps(self):
         engine = engine_optimal_momentum(self.spec_name)
@@ -141,8 +138,9 @@ class OptimalMomentumTheorem(Theorem):
         93 for QHM; at least 3, at most ``max_steps``): long enough to separate the rates, short enough
         to stay above the float64 noise floor. (At a = 0.01 QHM needs 375 steps, and the
         oscillating run at (1 + mu*)/2 passes so close to NC0 = 0 that the comparison cannot
-        discriminate there: inconclusive.) Controls: the spectral radius the engine computes
-        at the two other momenta exceeds rho*.
+        discriminate there: inconclusive.) The spectral radius the engine computes at the two
+        other momenta must exceed rho*. Control: the run at mu* judged against the recurrence
+        at momentum (1 + mu*)/2 must be refuted.
         """
         from ..optimizers import optimizer
         from ..training import run_training
@@ -181,9 +179,14 @@ class OptimalMomentumTheorem(Theorem):
                 rows.append(Comparison("mu*: spectral radius (claimed rho* vs engine, float64)", rho_star, rate,
                                        abs(rate - rho_star) <= 1e-6,
                                        "a double root: float64 mu* splits it by ~sqrt(eps) ~ 1e-8"))
+                optimum = record
             else:
                 rows.append(Comparison(f"{label}: spectral radius exceeds rho*", f"> {rho_star:.6f}", rate,
-                                       rate > rho_star, role="control"))
+                                       rate > rho_star))
+        other = (1 + mu_star) / 2
+        control = check_record(optimum, theory=f"{self.spec_name}:momentum={other!r}")
+        rows.append(Comparison("the run at mu* judged against momentum (1 + mu*)/2", "refuted", control.verdict,
+                               refuted_from(control.verdict), role="control"))
         ranked = sorted(finals, key=finals.get)
         if len(ranked) < 3:
             best, decided = "n/a (a run diverged)", None

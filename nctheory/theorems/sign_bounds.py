@@ -29,7 +29,7 @@ import sympy as sp
 
 from ..hyperparams import SYMBOLS
 from ..symbolic.signbased import unrolled_decoupled_sign
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity
+from .base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity, refuted_from
 
 ETA = sp.Symbol("eta", positive=True)
 LAMBDA = sp.Symbol("lambda", positive=True)
@@ -102,10 +102,10 @@ class SignDescentBounds(Theorem):
         spec = optimizer("signgd_decoupled", **hparams)
         increments, ints = integer_check(record, spec, "decoupled")
         coupled, _ = integer_check(record, spec, "coupled")
-        rows = [Comparison(f"{c.name}", _text(c.predicted), c.measured, holds_from(c.status), c.sentence)
+        rows = [Comparison(c.name, c.predicted, c.measured, holds_from(c.status), c.sentence)
                 for c in (increments, box_check(record, spec), parity_check(record, spec, ints))]
         rows.append(Comparison("coupled form s' = s - eta sigma (wrong theory)", "fails", coupled.status,
-                               coupled.status == "fail", coupled.sentence, role="control"))
+                               refuted_from(coupled.status), coupled.sentence, role="control"))
         setting = (f"signgd_decoupled, lr = {lr:g}, weight_decay = {weight_decay:g} (a = {lr * weight_decay:g}); "
                    f"UFM K = 5, d = 16, {steps} steps, float64, seed {seed}")
         return NumericalCheck(self.name, setting, tuple(rows))
@@ -186,10 +186,6 @@ class SignDescentBounds(Theorem):
                        "strictly between -1 and 0), so ||s*|| >= sqrt(d)/lambda", (2 * m + 1) ** 2 - 1, 4 * m * (m + 1))
         yield distinct("negative control: the floor is not an artefact of eta -- s* differs from the "
                        "coupled stationary row sum 0", self.limit(sigma), 0)
-
-
-def _text(value):
-    return value if value is None or isinstance(value, (str, float, int)) else str(value)
 
 
 SIGN_BOUNDS = SignDescentBounds()

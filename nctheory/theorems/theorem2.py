@@ -167,7 +167,7 @@ def _stationary_point(start: dict, y, loss: str, weight_decay: float):
     grad_w = unpack(grad)["W"]
     K, N = point["W"].shape[0], point["H"].shape[0]
     logits = point["H"] @ point["W"].T
-    dlogits = np.abs(logits) + 2.0 / N  # |dL/dZ| <= (|Z| + 1) 2 / N (MSE), <= 1 / N (CE): a safe majorant
+    dlogits = 2.0 * (np.abs(logits) + 1) / N  # |dL/dZ| <= 2 (|Z| + 1) / N (MSE), <= 1 / N (CE): majorises both
     eps = np.finfo(np.float64).eps
     rounding = 8 * (K + N) * eps * (float(np.linalg.norm(dlogits.T @ np.abs(point["H"])))
                                     + weight_decay * float(np.linalg.norm(point["W"])))

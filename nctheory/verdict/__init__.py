@@ -25,14 +25,14 @@ from .adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACTION, ADAPTIVE_MI
 from .linear import TOLERANCES, check_linear
 from .noise import NOISE_SAFETY, noise_floor
 from .record import base_lr, validate_record, weight_norms
-from .result import EXIT_CODES, VERDICTS, Check, Verdict
+from .result import EXIT_CODES, SEVERITY, VERDICTS, Check, Verdict, worst_verdict
 from .sign import COUPLED_SLOPE_WINDOW, DECOUPLED_MAX_ABS_SLOPE, check_sign, sign_increments
 from .theory import excited_modes, excited_rate, hp_text, judged_spec, parse_theory, resolve_theory, theory_kind
 
 __all__ = ["ADAM_MAX_END_FRACTION", "ADAMW_MIN_END_FRACTION", "ADAPTIVE_MIN_PHYSICAL_TIME", "COUPLED_SLOPE_WINDOW",
            "DECOUPLED_MAX_ABS_SLOPE", "EXIT_CODES", "NOISE_SAFETY", "TOLERANCES", "VERDICTS", "Check", "Verdict",
            "check_record", "check_records", "excited_modes", "excited_rate", "noise_floor", "parse_theory",
-           "resolve_theory", "sign_increments", "theory_kind", "weight_norms"]
+           "resolve_theory", "sign_increments", "theory_kind", "weight_norms", "worst_verdict"]
 
 
 def check_record(record, theory=None) -> Verdict:
@@ -71,8 +71,7 @@ def check_records(records, theory=None) -> Verdict:
     kind = theory_kind(spec)
     if kind == "linear":
         verdicts = [check_linear(r, th) for r, th in zip(records, theories)]
-        order = {"refuted": 0, "inconclusive": 1, "verified": 2}
-        worst = min(verdicts, key=lambda v: order[v.verdict])
+        worst = min(verdicts, key=lambda v: SEVERITY.index(v.verdict))
         if len(verdicts) > 1:
             worst.details["per_run"] = [v.to_dict() for v in verdicts]
         out = worst

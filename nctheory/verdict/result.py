@@ -17,6 +17,13 @@ VERDICTS = ("verified", "refuted", "inconclusive", "diverged")
 
 
 EXIT_CODES = {"verified": 0, "refuted": 1, "inconclusive": 3, "diverged": 3}
+#: From the worst outcome to the best: several runs or theorems report the worst.
+SEVERITY = ("refuted", "diverged", "inconclusive", "verified")
+
+
+def worst_verdict(verdicts):
+    """The worst of several verdict words (:data:`SEVERITY`)."""
+    return min(verdicts, key=SEVERITY.index)
 
 
 @dataclass
