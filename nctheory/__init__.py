@@ -11,17 +11,17 @@ Main entry points: :func:`optimizer`, :func:`names`, :func:`from_torch`, :func:`
 ``python -m nctheory.appendix``.
 """
 
-from .errors import (HyperparameterError, LossNotShiftInvariantError, MissingHyperparameterError,
+from nctheory.errors import (HyperparameterError, LossNotShiftInvariantError, MissingHyperparameterError,
                      NCTheoryError, NoLinearRecurrenceError, UnknownOptimizerError)
-from .metrics import nc0, nc0_rel
-from .optimizers import get_spec, names, optimizer
-from .spec import OptimizerSpec
-from .tracker import Tracker, track
+from nctheory.runs.nc0 import nc0, nc0_rel
+from nctheory.optimizers import get_spec, names, optimizer
+from nctheory.theory.spec import OptimizerSpec
+from nctheory.pytorch.tracker import Tracker, track
 
 
 def from_torch(torch_optimizer, param=None, group=None):
-    """The spec matching a real ``torch.optim`` optimizer; see :mod:`nctheory.torch_bridge`."""
-    from .torch_bridge import from_torch as _from_torch
+    """The spec matching a real ``torch.optim`` optimizer; see :mod:`nctheory.pytorch.from_torch`."""
+    from nctheory.pytorch.from_torch import from_torch as _from_torch
 
     return _from_torch(torch_optimizer, param=param, group=group)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import nctheory
-from nctheory.symbolic.maps import region_map
+from nctheory.theory.symbolic.maps import region_map
 
 ROOT = Path(__file__).resolve().parent.parent
 POINTS_PER_AXIS = 1000  # 10^6 points

@@ -3,11 +3,11 @@ recording the NC metrics.
 
 For each backend (numpy and torch-cpu always; torch-cuda and cupy when a GPU is there) and
 two problem sizes -- THEORY.md's small UFM (K = 5, d = 16, n = 8) and a larger one
-(K = 10, d = 64, n = 100) -- it times :func:`nctheory.training.run_training` with
+(K = 10, d = 64, n = 100) -- it times :func:`nctheory.runs.training.run_training` with
 ``sgd_momentum`` in float64:
 
 * ``record_every=0`` (row sums only, no metrics) -> steps per second;
-* the default ``record_every`` (:func:`nctheory.training.default_record_every`) and
+* the default ``record_every`` (:func:`nctheory.runs.training.default_record_every`) and
   ``record_every=10`` -> the relative overhead of metric recording, both as
   ``t_with / t_none - 1`` (best of repeats) and, robust to the machine's load changing
   between runs, as the time inside the metric code over the rest of the same run; and the
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import torch
 
-from nctheory.backends import available_backends
-from nctheory.training import default_record_every, run_training
+from nctheory.runs.backends import available_backends
+from nctheory.runs.training import default_record_every, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"small": {"num_classes": 5, "dim": 16, "samples_per_class": 8},

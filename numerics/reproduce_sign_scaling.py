@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nctheory.symbolic.signbased import parity_lower_bound
-from nctheory.training import run_training
+from nctheory.theory.symbolic.signbased import parity_lower_bound
+from nctheory.runs.training import run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = dict(num_classes=5, dim=16, samples_per_class=8)

@@ -10,7 +10,7 @@ those the lemma fails and no exact NC0 dynamics are claimed.
 
 Proof. Chain rule dl/dW_kj = (dl/dz_k) h_j; sum_k dl/dz_k = d/dc l(z + c 1)|_{c=0} = 0.
 Checked exactly with symbolic W, b, h (cross-entropy, K = 2..5), for the loss table via
-nctheory.losses.shift_invariance, and numerically against torch autograd in float64.
+nctheory.theory.losses.shift_invariance, and numerically against torch autograd in float64.
 (Zhao et al., arXiv:2602.16642.)
 """
 
@@ -20,7 +20,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nctheory.losses import cross_entropy, shift_invariance, squared_error
+from nctheory.theory.losses import cross_entropy, shift_invariance, squared_error
 from nctheory.theorems.lemma1 import (EXPECTED_SHIFT_INVARIANCE, LEMMA1, GradientRowSums, last_layer,
                                       loss_gradients, minibatch_gradient, torch_loss)
 

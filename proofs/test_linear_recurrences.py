@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 import hyperparameter_strategies as hs
 from nctheory.optimizers import get_spec, optimizer
-from nctheory.symbolic.analysis import iterate_exact
-from nctheory.symbolic.rowsum import STEP, X
+from nctheory.theory.symbolic.analysis import iterate_exact
+from nctheory.theory.symbolic.rowsum import STEP, X
 from nctheory.theorems.algebra import A_, is_zero_with_square_root, jury_decides, region_steps, with_a
 from nctheory.theorems.exact import centre_columns, iterate_recurrence, rational_array, run_spec_exactly
 from nctheory.theorems.linear_recurrences import CLAIMS, basis_coefficients, engine_closed_form

@@ -32,7 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nctheory.optimizers import get_spec, optimizer
-from nctheory.symbolic.rowsum import X
+from nctheory.theory.symbolic.rowsum import X
 from nctheory.theorems.algebra import A_, MU, NU, certified_positive, in_terms_of_a, jury_decides
 from nctheory.theorems.linear_recurrences import engine_optimal_momentum
 from nctheory.theorems.optimal_momentum import (ALPHA, ALPHA_IN_UNIT_INTERVAL, HEAVY_BALL, NESTEROV, QHM,

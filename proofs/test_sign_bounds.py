@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import pytest
 
 from nctheory.optimizers import get_spec
-from nctheory.symbolic.signbased import box_bound, parity_lower_bound
+from nctheory.theory.symbolic.signbased import box_bound, parity_lower_bound
 from nctheory.theorems.sign_bounds import (ETA, LAMBDA, SIGN_BOUNDS, SIGMA, SignDescentBounds, T, J, W0,
                                            decoupled_sign_step, unrolled)
 

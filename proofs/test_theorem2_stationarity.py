@@ -20,7 +20,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nctheory.losses import LOSSES
+from nctheory.theory.losses import LOSSES
 from nctheory.theorems.lemma1 import last_layer, minibatch_gradient
 from nctheory.theorems.theorem2 import THEOREM2, StationarityForcesCentring, ridge_stationary_point
 

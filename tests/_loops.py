@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from nctheory.tracker import track
+from nctheory.pytorch.tracker import track
 
 
 def make_problem(seed=0, num_classes=5, in_dim=10, hidden=24, feat=16, n=96, dtype=torch.float64):

@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from nctheory import appendix, names
+from nctheory import names
+from nctheory.cli import appendix
 
 
 def test_appendix_holds_every_spec_and_only_proved_steps():

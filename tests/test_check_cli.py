@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import nctheory
-from nctheory.check import main
+from nctheory.cli.check import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_plot_and_out_files(capsys, tmp_path):
                      "--quiet")
     assert code == 0
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
-    from nctheory.training import load_record
+    from nctheory.runs.training import load_record
 
     rec = load_record(out)
     assert rec.optimizer == "sgd" and rec.steps_done == 100
@@ -128,13 +128,13 @@ def test_plot_and_out_files(capsys, tmp_path):
 
 
 def test_real_subprocess_json():
-    proc = subprocess.run([sys.executable, "-m", "nctheory.check", "sgd_momentum", "--json"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "nctheory.cli.check", "sgd_momentum", "--json"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert {"name", "hparams", "verdict", "predicted_rate", "measured_rate", "max_rel_error"} <= set(d)
     assert d["verdict"] == "verified" and d["name"] == "sgd_momentum"
     assert d["predicted_rate"] == pytest.approx(0.99475069, abs=5e-9)  # THEORY.md reference value
-    bad = subprocess.run([sys.executable, "-m", "nctheory.check", "sgd_momentum", "--steps", "0"], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "nctheory.cli.check", "sgd_momentum", "--steps", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stdout == ""

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from nctheory.data import Dataset, check_user_tensors, gaussian_mixture, load_digits_data
+from nctheory.runs.data import Dataset, check_user_tensors, gaussian_mixture, load_digits_data
 from nctheory.errors import NCTheoryError
-from nctheory.models import DigitsCNN, MLP, FeatureHook, find_last_linear, penultimate_features
+from nctheory.runs.models import DigitsCNN, MLP, FeatureHook, find_last_linear, penultimate_features
 
 
 # ---------------------------------------------------------------------- digits

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nctheory
-from nctheory.symbolic.maps import region_map
+from nctheory.theory.symbolic.maps import region_map
 
 
 @pytest.mark.parametrize("name", nctheory.names())

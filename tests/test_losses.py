@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 from nctheory.errors import NCTheoryError
-from nctheory.losses import LOSSES, logits, shift_invariance
+from nctheory.theory.losses import LOSSES, logits, shift_invariance
 
 INVARIANT = ["cross_entropy", "label_smoothing", "soft_labels", "focal", "crammer_singer"]
 NOT_INVARIANT = ["mse", "sigmoid_ovr"]

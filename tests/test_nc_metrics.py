@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nctheory.errors import NCTheoryError
-from nctheory.nc_metrics import (centred_means, class_means, equiangularity, equinorm, nc1, nc2, nc3, nc4,
+from nctheory.runs.collapse_metrics import (centred_means, class_means, equiangularity, equinorm, nc1, nc2, nc3, nc4,
                                  nc_metrics, simplex_etf)
 
 K, N_PER, D = 4, 8, 7

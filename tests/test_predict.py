@@ -8,7 +8,7 @@ import sympy as sp
 
 import nctheory
 from nctheory.errors import NCTheoryError
-from nctheory.symbolic.analysis import iterate_exact
+from nctheory.theory.symbolic.analysis import iterate_exact
 
 
 @pytest.mark.parametrize("name, extra", [("sgd", {}), ("sgd_momentum", {"momentum": 0.9, "dampening": 0.3}),

@@ -11,11 +11,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import nctheory
-from nctheory.training import run_training
+from nctheory.runs.training import run_training
 from nctheory.verdict import check_record
 
 from _loops import make_problem, one_thread, train
-from nctheory.tracker import track
+from nctheory.pytorch.tracker import track
 
 lrs = st.floats(0.005, 0.3)
 decays = st.floats(1e-4, 0.05)

@@ -5,7 +5,7 @@ import sympy as sp
 
 import nctheory
 from nctheory.errors import LossNotShiftInvariantError, NoLinearRecurrenceError
-from nctheory.hyperparams import SYMBOLS
+from nctheory.theory.hyperparams import SYMBOLS
 
 eta, lam, mu, tau, nu = (SYMBOLS[n] for n in ("lr", "weight_decay", "momentum", "dampening", "nu"))
 LINEAR = ["sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm"]
@@ -65,9 +65,9 @@ def test_shift_invariant_losses_are_accepted(loss):
 
 def test_a_new_spec_needs_only_its_chain():
     """Adding an optimizer is one spec: the engine derives its recurrence unaided."""
-    from nctheory import hyperparams as hp
-    from nctheory import transforms as tf
-    from nctheory.spec import OptimizerSpec
+    from nctheory.theory import hyperparams as hp
+    from nctheory.theory import transforms as tf
+    from nctheory.theory.spec import OptimizerSpec
 
     # Decay applied twice, coupled and decoupled: s' = (1 - 2 eta lambda) s.
     spec = OptimizerSpec(name="double_decay", summary="test", reference="test",

@@ -14,7 +14,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nctheory.check import main
+from nctheory.cli.check import main
 from nctheory.errors import HyperparameterError
 from nctheory.theorems import THEOREMS
 from nctheory.theorems.algebra import A_

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import sympy as sp
 
-from nctheory.symbolic.rowsum import X
+from nctheory.theory.symbolic.rowsum import X
 from nctheory.theorems import THEOREMS, Proof, Step, Theorem, all_theorems, get_theorem
 from nctheory.theorems.algebra import (A_, OPEN_UNIT_A, Region, certified_positive, is_zero_with_square_root,
                                        jury_decides)

@@ -126,10 +126,10 @@ def test_unknown_torch_optimizer_is_refused():
 
 
 def test_optimizer_generated_from_an_unregistered_spec_maps_back_to_it():
-    from nctheory import hyperparams as hp
-    from nctheory import transforms as tf
-    from nctheory.spec import OptimizerSpec
-    from nctheory.torch_optim import SpecOptimizer
+    from nctheory.theory import hyperparams as hp
+    from nctheory.theory import transforms as tf
+    from nctheory.theory.spec import OptimizerSpec
+    from nctheory.pytorch.spec_optimizer import SpecOptimizer
 
     spec = OptimizerSpec(name="double_decay", summary="test", reference="test",
                          chain=(tf.add_decayed_weights, tf.add_decayed_weights, tf.scale_by_learning_rate),

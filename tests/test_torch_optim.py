@@ -6,8 +6,8 @@ import torch
 
 import nctheory
 from nctheory.errors import HyperparameterError, MissingHyperparameterError, NCTheoryError
-from nctheory.models import MLP
-from nctheory.torch_optim import SpecOptimizer, make_optimizer
+from nctheory.runs.models import MLP
+from nctheory.pytorch.spec_optimizer import SpecOptimizer, make_optimizer
 
 HP = {
     "sgd": dict(lr=0.1, weight_decay=5e-3),

@@ -1,4 +1,4 @@
-"""``nctheory.tracker.track``: the user's own torch loop, real torch.optim optimizers."""
+"""``nctheory.pytorch.tracker.track``: the user's own torch loop, real torch.optim optimizers."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 
 import nctheory
 from nctheory.errors import NCTheoryError
-from nctheory.tracker import Tracker, track
+from nctheory.pytorch.tracker import Tracker, track
 
 from _loops import make_problem, one_thread, tracked_run, train
 

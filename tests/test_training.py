@@ -6,20 +6,20 @@ import torch
 from torch import nn
 
 import nctheory
-from nctheory.backends import Backend, available_backends, resolve_backend
-from nctheory.data import gaussian_mixture
+from nctheory.runs.backends import Backend, available_backends, resolve_backend
+from nctheory.runs.data import gaussian_mixture
 from nctheory.errors import MissingHyperparameterError, NCTheoryError, UnknownOptimizerError
-from nctheory.nc_metrics import nc_metrics
-from nctheory.training import (METRIC_NAMES, TrainingRecord, default_record_every, load_record, run_training,
+from nctheory.runs.collapse_metrics import nc_metrics
+from nctheory.runs.training import (METRIC_NAMES, TrainingRecord, default_record_every, load_record, run_training,
                                save_record)
-from nctheory.ufm import init_ufm
+from nctheory.runs.ufm import init_ufm
 
 HB = dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=5e-3)
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none is available on this machine")
 
 
 def _cupy_ok():
-    from nctheory.backends import cupy_available
+    from nctheory.runs.backends import cupy_available
 
     return cupy_available()
 

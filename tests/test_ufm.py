@@ -6,7 +6,7 @@ import torch
 
 import nctheory
 from nctheory.errors import NCTheoryError
-from nctheory.ufm import UFM, array_namespace, check_loss, init_ufm, loss_and_gradients, loss_value
+from nctheory.runs.ufm import UFM, array_namespace, check_loss, init_ufm, loss_and_gradients, loss_value
 
 K, N_PER, D = 5, 8, 16
 HB = dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=5e-3)
@@ -138,7 +138,7 @@ def test_bad_arguments():
 
 
 def _cupy_ok():
-    from nctheory.backends import cupy_available
+    from nctheory.runs.backends import cupy_available
 
     return cupy_available()
 

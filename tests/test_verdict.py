@@ -14,7 +14,7 @@ import torch
 
 import nctheory
 from nctheory.errors import NCTheoryError, UnknownOptimizerError
-from nctheory.training import TrainingRecord, run_training
+from nctheory.runs.training import TrainingRecord, run_training
 from nctheory.verdict import (ADAMW_MIN_END_FRACTION, TOLERANCES, Verdict, check_record, check_records,
                               excited_rate, noise_floor, parse_theory, resolve_theory, sign_increments)
 

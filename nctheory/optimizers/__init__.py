@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..errors import UnknownOptimizerError
-from ..spec import OptimizerSpec
+from nctheory.errors import UnknownOptimizerError
+from nctheory.theory.spec import OptimizerSpec
 
 _MODULES = ("sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm",
             "signgd", "signgd_decoupled", "adam", "adamw", "lion")

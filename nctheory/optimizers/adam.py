@@ -4,9 +4,9 @@
 Kingma & Ba, ICLR 2015; torch/optim/adam.py.
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="adam",

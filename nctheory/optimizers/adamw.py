@@ -4,9 +4,9 @@
 Loshchilov & Hutter, ICLR 2019; torch/optim/adamw.py (``param.mul_(1 - lr * weight_decay)``).
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="adamw",

@@ -4,9 +4,9 @@
 Chen et al., "Symbolic discovery of optimization algorithms", NeurIPS 2023 (Program 1).
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="lion",

@@ -5,9 +5,9 @@
 Ma & Yarats, "Quasi-hyperbolic momentum and Adam for deep learning", ICLR 2019; qhoptim.
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="qhm",

@@ -3,9 +3,9 @@
 torch.optim.SGD with ``momentum=0`` (torch/optim/sgd.py). Row sums: s' = (1 - eta lambda) s.
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="sgd",

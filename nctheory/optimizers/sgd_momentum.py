@@ -4,9 +4,9 @@
 Polyak, "Some methods of speeding up the convergence of iteration methods" (1964).
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="sgd_momentum",

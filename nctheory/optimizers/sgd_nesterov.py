@@ -5,10 +5,10 @@ torch requires ``dampening = 0`` with Nesterov; the symbolic recurrence keeps ta
 Sutskever et al., "On the importance of initialization and momentum", ICML 2013.
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..errors import HyperparameterError
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.errors import HyperparameterError
+from nctheory.theory.spec import OptimizerSpec
 
 
 def _torch_nesterov_rule(name: str, values: dict) -> None:

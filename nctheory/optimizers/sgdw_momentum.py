@@ -6,9 +6,9 @@ The buffer sees only gradients, whose row sums vanish (Lemma 1), so momentum can
 help the row sum: rate max(1 - eta lambda, mu).
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="sgdw_momentum",

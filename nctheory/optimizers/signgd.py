@@ -5,9 +5,9 @@ ICML 2018). Nonlinear: no row-sum recurrence; stationary points have NC0 = 0 (Th
 but a constant step only reaches an O(eta) neighbourhood.
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="signgd",

@@ -5,9 +5,9 @@ AdamW with beta1 = beta2 = 0 and eps -> 0. The decay keeps ``||W||_inf <= max(||
 cannot vanish for odd K when the sign pattern settles (THEORY.md section 4).
 """
 
-from .. import hyperparams as hp
-from .. import transforms as tf
-from ..spec import OptimizerSpec
+from nctheory.theory import hyperparams as hp
+from nctheory.theory import transforms as tf
+from nctheory.theory.spec import OptimizerSpec
 
 SPEC = OptimizerSpec(
     name="signgd_decoupled",

@@ -16,13 +16,13 @@ Each module defines one theorem (or one parametrised theorem class and its insta
 
 from __future__ import annotations
 
-from .base import Proof, Step, Theorem
-from .lemma0 import LEMMA0
-from .lemma1 import LEMMA1
-from .linear_recurrences import LINEAR_RECURRENCES
-from .optimal_momentum import OPTIMAL_MOMENTUM
-from .sign_bounds import SIGN_BOUNDS
-from .theorem2 import THEOREM2
+from nctheory.theorems.base import Proof, Step, Theorem
+from nctheory.theorems.lemma0 import LEMMA0
+from nctheory.theorems.lemma1 import LEMMA1
+from nctheory.theorems.linear_recurrences import LINEAR_RECURRENCES
+from nctheory.theorems.optimal_momentum import OPTIMAL_MOMENTUM
+from nctheory.theorems.sign_bounds import SIGN_BOUNDS
+from nctheory.theorems.theorem2 import THEOREM2
 
 THEOREMS: dict[str, Theorem] = {
     theorem.name: theorem

@@ -10,7 +10,7 @@ stays a syntactic test on exact coefficients -- no sampling, no tolerance.
 
 **Jury form.** For a monic real polynomial p of degree 1 or 2 and a radius r > 0, the
 Schur-Cohn conditions (Schur 1917, Cohn 1922; Jury, *Theory and Application of the
-z-Transform Method*, 1964) computed by :mod:`nctheory.symbolic.schur_cohn` are
+z-Transform Method*, 1964) computed by :mod:`nctheory.theory.symbolic.schur_cohn` are
 
 * degree 1, ``p = x - rho``:  ``r^2 - rho^2 = (r - rho)(r + rho) > 0``;
 * degree 2, ``p = x^2 + b x + c``:  ``(r^2 - c)(r^2 + c) > 0`` and
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..hyperparams import SYMBOLS
-from ..symbolic.radicals import is_zero_with_square_root  # noqa: F401 (re-exported)
-from .base import fact, identity
+from nctheory.theory.hyperparams import SYMBOLS
+from nctheory.theory.symbolic.radicals import is_zero_with_square_root  # noqa: F401 (re-exported)
+from nctheory.theorems.base import fact, identity
 
 ETA, LAMBDA = SYMBOLS["lr"], SYMBOLS["weight_decay"]
 MU, TAU, NU = SYMBOLS["momentum"], SYMBOLS["dampening"], SYMBOLS["nu"]

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 
 import sympy as sp
 
-from ..latex import escape_text as latex_text
+from nctheory.theory.latex import escape_text as latex_text
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Running a spec's own numerical step in exact rational arithmetic.
 
-The row-sum recurrence of :mod:`nctheory.symbolic.rowsum` is derived from the spec by
+The row-sum recurrence of :mod:`nctheory.theory.symbolic.rowsum` is derived from the spec by
 Lemma 1. To check it against the *numerical* update users run, the same
 ``OptimizerSpec.step`` is applied to numpy object arrays of exact rationals (sympy
 ``Rational``), with gradients whose columns sum to zero (the conclusion of Lemma 1).
@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..symbolic.rowsum import buffer_symbols, row_sum_dynamics
+from nctheory.theory.symbolic.rowsum import buffer_symbols, row_sum_dynamics
 
 
 def rational_array(rows) -> np.ndarray:

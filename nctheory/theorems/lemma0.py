@@ -26,8 +26,8 @@ import sympy as sp
 
 import numpy as np
 
-from ..metrics import nc0
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
+from nctheory.runs.nc0 import nc0
+from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
 
 K_SYMBOL = sp.Symbol("K", integer=True, positive=True)
 NORM = sp.Symbol("a", positive=True)
@@ -123,7 +123,7 @@ class SimplexETFRowSum(Theorem):
         rows do not sum to zero (``||W^T 1||^2 = 1^T G 1``) and the check is refuted.
         Control: orthonormal rows (cosines 0) have ``NC0 = norm sqrt(K)``.
         """
-        from ..errors import NCTheoryError
+        from nctheory.errors import NCTheoryError
 
         if not sizes or any(not isinstance(k, int) or k < 2 for k in sizes):
             raise NCTheoryError(f"sizes must be class counts K >= 2, got {sizes!r}")

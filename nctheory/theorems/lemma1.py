@@ -14,7 +14,7 @@ not identically zero and the exact NC0 recurrences are not claimed.
 **Proof.** The chain rule gives ``dl/dW_kj = (dl/dz_k) h_j``, so the column sums of
 ``grad_W l`` are ``(sum_k dl/dz_k) h_j``, and ``sum_k dl/dz_k = d/dc l(z + c 1)|_{c=0}``,
 which is 0 when l is shift invariant. Verified here with symbolic W, b, h for
-cross-entropy and K = 2..5, and through :func:`nctheory.losses.shift_invariance` for the
+cross-entropy and K = 2..5, and through :func:`nctheory.theory.losses.shift_invariance` for the
 table of losses; MSE and the sigmoid loss must come out "not invariant" with an exact
 witness.
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
+from nctheory.theory.losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
+from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
 
 #: THEORY.md's table: loss name -> whether Lemma 1 applies.
 EXPECTED_SHIFT_INVARIANCE = {
@@ -147,8 +147,8 @@ class GradientRowSums(Theorem):
         """
         import torch
 
-        from ..data import load_digits_data
-        from ..models import build_model, find_last_linear, penultimate_features
+        from nctheory.runs.data import load_digits_data
+        from nctheory.runs.models import build_model, find_last_linear, penultimate_features
 
         torch.manual_seed(seed)
         data = load_digits_data(seed=seed)
@@ -198,7 +198,7 @@ class GradientRowSums(Theorem):
 
 
 def torch_loss(name: str, num_classes: int, soft_targets=None):
-    """The loss of :data:`nctheory.losses.LOSSES` named ``name`` as a torch function
+    """The loss of :data:`nctheory.theory.losses.LOSSES` named ``name`` as a torch function
     ``(Z, y) -> mean loss`` (focal with gamma = 2, label smoothing 1/10, soft labels
     ``soft_targets``); None for a loss with no torch form here."""
     import torch

@@ -32,14 +32,14 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ..hyperparams import SYMBOLS
-from ..optimizers import get_spec, optimizer
-from ..symbolic.analysis import iterate_exact
-from ..symbolic.rowsum import STEP, X
-from .algebra import (A_, ETA, LAMBDA, MU, NU, OPEN_UNIT_A, TAU, Region, is_zero_with_square_root, jury_decides,
+from nctheory.theory.hyperparams import SYMBOLS
+from nctheory.optimizers import get_spec, optimizer
+from nctheory.theory.symbolic.analysis import iterate_exact
+from nctheory.theory.symbolic.rowsum import STEP, X
+from nctheory.theorems.algebra import (A_, ETA, LAMBDA, MU, NU, OPEN_UNIT_A, TAU, Region, is_zero_with_square_root, jury_decides,
                       region_steps, with_a)
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity, refuted_from
-from .exact import centre_columns, iterate_recurrence, rational_array, run_spec_exactly
+from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity, refuted_from
+from nctheory.theorems.exact import centre_columns, iterate_recurrence, rational_array, run_spec_exactly
 
 S, U = sp.symbols("s u")
 S0 = sp.Symbol("s_0")
@@ -319,8 +319,8 @@ class LinearRecurrenceTheorem(Theorem):
         Control: the same run judged against the contrasting optimizer's recurrence (or SGD
         with twice the decay) must be refuted.
         """
-        from ..training import run_training
-        from ..verdict import check_record
+        from nctheory.runs.training import run_training
+        from nctheory.verdict import check_record
 
         claim = self.claim
         spec = get_spec(claim.spec_name)

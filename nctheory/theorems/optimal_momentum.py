@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..optimizers import get_spec
-from ..symbolic.rowsum import X
-from .algebra import A_, MU, NU, OPEN_UNIT_A, certified_positive, in_terms_of_a
-from .base import Comparison, NumericalCheck, Theorem, fact, holds_from, identity, refuted_from
-from .linear_recurrences import engine_optimal_momentum, undamped_spec
+from nctheory.optimizers import get_spec
+from nctheory.theory.symbolic.rowsum import X
+from nctheory.theorems.algebra import A_, MU, NU, OPEN_UNIT_A, certified_positive, in_terms_of_a
+from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, fact, holds_from, identity, refuted_from
+from nctheory.theorems.linear_recurrences import engine_optimal_momentum, undamped_spec
 
 ALPHA = sp.Symbol("alpha", positive=True)  # alpha = sqrt(a)
 _Z = sp.Symbol("Z", positive=True)
@@ -142,11 +142,11 @@ class OptimalMomentumTheorem(Theorem):
         other momenta must exceed rho*. Control: the run at mu* judged against the recurrence
         at momentum (1 + mu*)/2 must be refuted.
         """
-        from ..optimizers import optimizer
-        from ..training import run_training
-        from ..verdict import check_record
+        from nctheory.optimizers import optimizer
+        from nctheory.runs.training import run_training
+        from nctheory.verdict import check_record
 
-        from ..errors import HyperparameterError
+        from nctheory.errors import HyperparameterError
 
         if not (lr > 0 and weight_decay > 0 and lr * weight_decay < 1):
             raise HyperparameterError(f"{self.name}: lr * weight_decay must lie in (0, 1) (the hypothesis "

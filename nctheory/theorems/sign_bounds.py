@@ -27,9 +27,9 @@ from itertools import product
 
 import sympy as sp
 
-from ..hyperparams import SYMBOLS
-from ..symbolic.signbased import unrolled_decoupled_sign
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity, refuted_from
+from nctheory.theory.hyperparams import SYMBOLS
+from nctheory.theory.symbolic.signbased import unrolled_decoupled_sign
+from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, holds_from, identity, refuted_from
 
 ETA = sp.Symbol("eta", positive=True)
 LAMBDA = sp.Symbol("lambda", positive=True)
@@ -93,9 +93,9 @@ class SignDescentBounds(Theorem):
         lambda = 1, 2, 5, 10) but keeps changing at lambda = 0.5 and below, where the parity
         row is undecided (the theorem then claims nothing) and the check inconclusive.
         """
-        from ..optimizers import optimizer
-        from ..training import run_training
-        from ..verdict.sign import box_check, integer_check, parity_check
+        from nctheory.optimizers import optimizer
+        from nctheory.runs.training import run_training
+        from nctheory.verdict.sign import box_check, integer_check, parity_check
 
         hparams = {"lr": lr, "weight_decay": weight_decay}
         record = run_training("signgd_decoupled", hparams, model="ufm", steps=steps, seed=seed, record_every=1)
@@ -129,7 +129,7 @@ class SignDescentBounds(Theorem):
         yield identity("induction: (1 - a) sum_{j<t} (1-a)^{t-1-j} sigma_j = sum_{j<t} (1-a)^{t-j} sigma_j "
                        "(with q = 1 - a > 0)", sp.simplify(shifted.subs(q_sub)), 0)
         engine = unrolled_decoupled_sign(T, W0, SIGMA, J).subs({SYMBOLS["lr"]: ETA, SYMBOLS["weight_decay"]: LAMBDA})
-        yield identity("the engine's unrolled formula (nctheory.symbolic.signbased) is this one",
+        yield identity("the engine's unrolled formula (nctheory.theory.symbolic.signbased) is this one",
                        engine, unrolled(T))
         w = W0
         explicit = []

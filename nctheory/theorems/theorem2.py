@@ -25,9 +25,9 @@ import math
 import numpy as np
 import sympy as sp
 
-from ..losses import LOSSES
-from .base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
-from .lemma1 import last_layer, minibatch_gradient
+from nctheory.theory.losses import LOSSES
+from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
+from nctheory.theorems.lemma1 import last_layer, minibatch_gradient
 
 LAMBDA_POSITIVE = sp.Symbol("lambda", positive=True)
 
@@ -107,8 +107,8 @@ class StationarityForcesCentring(Theorem):
         normalisations, <= 8 roundings per term), added to ``||g||``. Control: the same run
         with squared error (Lemma 1 fails) ends at NC0 of order ||W||, far above the bound.
         """
-        from ..errors import HyperparameterError
-        from ..ufm import init_ufm
+        from nctheory.errors import HyperparameterError
+        from nctheory.runs.ufm import init_ufm
 
         if not weight_decay > 0:
             raise HyperparameterError(f"{self.name}: weight_decay must be > 0 (the hypothesis lambda > 0), "
@@ -144,7 +144,7 @@ def _stationary_point(start: dict, y, loss: str, weight_decay: float):
     """L-BFGS on the regularised UFM: ``(point, grad_W F, rounding bound of it, ||grad F||)``."""
     from scipy.optimize import minimize
 
-    from ..ufm import loss_and_gradients
+    from nctheory.runs.ufm import loss_and_gradients
 
     shapes = [(name, start[name].shape) for name in ("W", "H")]
     sizes = [int(np.prod(shape)) for _, shape in shapes]

@@ -1,7 +1,7 @@
 r"""Verdicts: does a measured run agree with what the theory of its optimizer predicts?
 
 ``check_record(record, theory=None)`` (one run) and ``check_records(records, theory=None)``
-(several runs, needed for scaling laws) compare a :class:`~nctheory.training.TrainingRecord`
+(several runs, needed for scaling laws) compare a :class:`~nctheory.runs.training.TrainingRecord`
 with a theory -- by default the spec the run used, or any other spec as a *negative
 control* -- and return a :class:`Verdict`: ``"verified"``, ``"refuted"``,
 ``"inconclusive"`` or ``"diverged"``, with the numbers side by side and the reasons in
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 
-from ..errors import NCTheoryError
-from .adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACTION, ADAPTIVE_MIN_PHYSICAL_TIME, check_adaptive
-from .linear import TOLERANCES, check_linear
-from .noise import NOISE_SAFETY, noise_floor
-from .record import base_lr, validate_record, weight_norms
-from .result import EXIT_CODES, SEVERITY, VERDICTS, Check, Verdict, worst_verdict
-from .sign import COUPLED_SLOPE_WINDOW, DECOUPLED_MAX_ABS_SLOPE, check_sign, sign_increments
-from .theory import excited_modes, excited_rate, hp_text, judged_spec, parse_theory, resolve_theory, theory_kind
+from nctheory.errors import NCTheoryError
+from nctheory.verdict.adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACTION, ADAPTIVE_MIN_PHYSICAL_TIME, check_adaptive
+from nctheory.verdict.linear import TOLERANCES, check_linear
+from nctheory.verdict.noise import NOISE_SAFETY, noise_floor
+from nctheory.verdict.record import base_lr, validate_record, weight_norms
+from nctheory.verdict.result import EXIT_CODES, SEVERITY, VERDICTS, Check, Verdict, worst_verdict
+from nctheory.verdict.sign import COUPLED_SLOPE_WINDOW, DECOUPLED_MAX_ABS_SLOPE, check_sign, sign_increments
+from nctheory.verdict.theory import excited_modes, excited_rate, hp_text, judged_spec, parse_theory, resolve_theory, theory_kind
 
 __all__ = ["ADAM_MAX_END_FRACTION", "ADAMW_MIN_END_FRACTION", "ADAPTIVE_MIN_PHYSICAL_TIME", "COUPLED_SLOPE_WINDOW",
            "DECOUPLED_MAX_ABS_SLOPE", "EXIT_CODES", "NOISE_SAFETY", "TOLERANCES", "VERDICTS", "Check", "Verdict",

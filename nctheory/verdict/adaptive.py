@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .combine import combine, require_decay
-from .record import PLATEAU_FRACTION, base_lr, nc0_rel_series, plateau, previous_window, recorded_metric
-from .result import Check, Verdict
-from .sign import box_check, integer_check
-from .theory import sign_structure
+from nctheory.verdict.combine import combine, require_decay
+from nctheory.verdict.record import PLATEAU_FRACTION, base_lr, nc0_rel_series, plateau, previous_window, recorded_metric
+from nctheory.verdict.result import Check, Verdict
+from nctheory.verdict.sign import box_check, integer_check
+from nctheory.verdict.theory import sign_structure
 
 
 #: Adam (coupled decay): stationary points of the L2-regularised objective have NC0 = 0

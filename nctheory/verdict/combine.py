@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .record import base_lr
-from .result import Check, Verdict
+from nctheory.verdict.record import base_lr
+from nctheory.verdict.result import Check, Verdict
 
 
 def require_decay(checks, lam) -> None:

@@ -58,10 +58,10 @@ import math
 
 import numpy as np
 
-from .noise import noise_floor
-from .record import fit_rate, fmt, machine_eps
-from .result import Verdict
-from .theory import excited_modes, hp_text, loss_invariance, theory_lrs
+from nctheory.verdict.noise import noise_floor
+from nctheory.verdict.record import fit_rate, fmt, machine_eps
+from nctheory.verdict.result import Verdict
+from nctheory.verdict.theory import excited_modes, hp_text, loss_invariance, theory_lrs
 
 
 #: Whole-trajectory relative-error tolerance per dtype (module docstring: the rounding

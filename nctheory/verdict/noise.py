@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .record import machine_eps, weight_norm_per_step
+from nctheory.verdict.record import machine_eps, weight_norm_per_step
 
 
 #: Factor covering the rounding of the buffers, the decay term and the computed
@@ -29,7 +29,7 @@ NOISE_SAFETY = 2.0
 
 def _power_norms(theory, lrs) -> tuple[np.ndarray, float, int]:
     """``(||A^n||_2 for n = 0..T-1, ||A||_2, state size)``, A at the median learning rate."""
-    from ..hyperparams import to_rational
+    from nctheory.theory.hyperparams import to_rational
 
     dyn = theory.without("lr").row_sum_dynamics()
     eta = theory.symbols()["lr"]

@@ -1,4 +1,4 @@
-"""What the verdicts read off a :class:`~nctheory.training.TrainingRecord`: validated
+"""What the verdicts read off a :class:`~nctheory.runs.training.TrainingRecord`: validated
 row sums, recorded metrics, weight norms, fitted rates and plateaus."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 
 #: The dtypes a run may be recorded in.

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 
 VERDICTS = ("verified", "refuted", "inconclusive", "diverged")

@@ -22,11 +22,11 @@ import math
 
 import numpy as np
 
-from .combine import combine, require_decay
-from .record import (PLATEAU_FRACTION, base_lr, fmt, machine_eps, nc0_rel_series, plateau, previous_window,
+from nctheory.verdict.combine import combine, require_decay
+from nctheory.verdict.record import (PLATEAU_FRACTION, base_lr, fmt, machine_eps, nc0_rel_series, plateau, previous_window,
                      recorded_metric, weight_norm_per_step)
-from .result import Check, Verdict
-from .theory import theory_lrs
+from nctheory.verdict.result import Check, Verdict
+from nctheory.verdict.theory import theory_lrs
 
 
 #: A scaling law needs at least three step sizes: two points always fit a line; the third
@@ -129,7 +129,7 @@ def integer_check(record, theory, structure) -> tuple[Check, np.ndarray | None]:
 def parity_check(record, theory, ints) -> Check:
     K = record.num_classes
     lam = float(theory.values.get("weight_decay", 0.0))
-    from ..symbolic.signbased import parity_lower_bound
+    from nctheory.theory.symbolic.signbased import parity_lower_bound
 
     if K % 2 == 0:
         return Check("parity_lower_bound", "inconclusive", f"not applicable: K = {K} is even (the bound is 0)")
@@ -164,7 +164,7 @@ def parity_check(record, theory, ints) -> Check:
 
 
 def box_check(record, theory) -> Check:
-    from ..symbolic.signbased import box_bound
+    from nctheory.theory.symbolic.signbased import box_bound
 
     sup = recorded_metric(record, "w_sup")
     lam = float(theory.values.get("weight_decay", 0.0))

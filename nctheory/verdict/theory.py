@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 
 def parse_theory(text: str) -> tuple[str, dict]:
@@ -42,12 +42,12 @@ def judged_spec(theory, record):
     chosen independently of the run (then the recorded schedule is rescaled to it).
 
     * None: the spec the run used, with its hyperparameters;
-    * an :class:`~nctheory.spec.OptimizerSpec`: as is;
+    * an :class:`~nctheory.theory.spec.OptimizerSpec`: as is;
     * a string ``NAME`` or ``NAME:key=value,...``: that spec, with the run's hyperparameters
       where it declares them, its example values for the others, then the overrides.
     """
-    from ..optimizers import get_spec
-    from ..spec import OptimizerSpec
+    from nctheory.optimizers import get_spec
+    from nctheory.theory.spec import OptimizerSpec
 
     run_lr = record.hparams.get("lr")
     if isinstance(theory, OptimizerSpec):
@@ -86,12 +86,12 @@ def theory_kind(spec) -> str:
 def sign_structure(spec) -> str | None:
     """"coupled" / "decoupled" if the step direction is a sign vector, read off the chain.
 
-    The sign-type transform (:class:`~nctheory.transforms.ScaleBySign`,
-    :class:`~nctheory.transforms.ScaleByLion`) before the decay: decoupled
+    The sign-type transform (:class:`~nctheory.theory.transforms.ScaleBySign`,
+    :class:`~nctheory.theory.transforms.ScaleByLion`) before the decay: decoupled
     (``W' = (1 - eta lambda) W - eta sign(.)``); decay before it: coupled
     (``W' = W - eta sign(. + lambda W)``).
     """
-    from ..transforms import AddDecayedWeights, ScaleByLion, ScaleBySign
+    from nctheory.theory.transforms import AddDecayedWeights, ScaleByLion, ScaleBySign
 
     kinds = [type(t) for t in spec.chain]
     sign_at = [i for i, k in enumerate(kinds) if k in (ScaleBySign, ScaleByLion)]
@@ -121,7 +121,7 @@ def hp_text(spec) -> str:
 
 def excited_modes(theory):
     """``(rate, minimal polynomial, unexcited factor)`` as text, from
-    :meth:`nctheory.symbolic.rowsum.RowSumDynamics.excited_modes`; all None when the theory
+    :meth:`nctheory.theory.symbolic.rowsum.RowSumDynamics.excited_modes`; all None when the theory
     starts from initialised buffers (every mode is then generically excited) or is still
     symbolic. ``unexcited`` is "" when every mode is excited."""
     import sympy as sp
@@ -142,7 +142,7 @@ def excited_rate(theory) -> tuple[float | None, str | None]:
 
 def loss_invariance(loss: str):
     """Lemma 1's test for a registered loss name (decided once per process by
-    :func:`nctheory.losses.shift_invariance`); None for an unknown name."""
-    from ..losses import LOSSES, shift_invariance
+    :func:`nctheory.theory.losses.shift_invariance`); None for an unknown name."""
+    from nctheory.theory.losses import LOSSES, shift_invariance
 
     return shift_invariance(loss) if loss in LOSSES else None

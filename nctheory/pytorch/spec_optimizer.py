@@ -1,8 +1,8 @@
 """torch optimizers from nctheory specs.
 
 * :class:`SpecOptimizer` is a ``torch.optim.Optimizer`` generated from ANY
-  :class:`~nctheory.spec.OptimizerSpec`: its ``step`` runs the spec's own update
-  (``spec.step`` with :func:`nctheory.ops.for_array` on torch tensors), so the update rule
+  :class:`~nctheory.theory.spec.OptimizerSpec`: its ``step`` runs the spec's own update
+  (``spec.step`` with :func:`nctheory.theory.ops.for_array` on torch tensors), so the update rule
   is written once (ARCHITECTURE.md). Hyperparameters are read from each parameter group at
   every step, so ``torch.optim.lr_scheduler`` works; the chain's state is kept per
   parameter in ``self.state[p]`` under the buffer names torch uses (``momentum_buffer``,
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import torch
 
-from . import ops as ops_module
-from .errors import NCTheoryError
-from .spec import OptimizerSpec
+from nctheory.theory import ops as ops_module
+from nctheory.errors import NCTheoryError
+from nctheory.theory.spec import OptimizerSpec
 
 
 def _scalar(value) -> float:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import NCTheoryError
-from .optimizers import get_spec
+from nctheory.errors import NCTheoryError
+from nctheory.optimizers import get_spec
 
 
 def _group_for(torch_optimizer, param, group):
@@ -70,7 +70,7 @@ def _spec_and_hparams(torch_optimizer, group):
 
 
 def from_torch(torch_optimizer, param=None, group=None):
-    """The :class:`~nctheory.spec.OptimizerSpec` matching ``torch_optimizer``.
+    """The :class:`~nctheory.theory.spec.OptimizerSpec` matching ``torch_optimizer``.
 
     Args:
         torch_optimizer: a ``torch.optim.Optimizer``.

@@ -7,14 +7,14 @@ the NC metrics every ``record_every`` steps, in a :class:`TrainingRecord`.
 
 Which optimizer implementation runs:
 
-* ``backend="torch"`` (all models): :func:`nctheory.torch_optim.make_optimizer` -- the real
+* ``backend="torch"`` (all models): :func:`nctheory.pytorch.spec_optimizer.make_optimizer` -- the real
   ``torch.optim.SGD`` / ``Adam`` / ``AdamW`` where the spec has a ``torch_class`` (so a
   verification run tests the implementation users run), else a ``SpecOptimizer``
   (``prefer_torch=False`` forces the latter). Gradients by autograd.
-* ``backend="numpy"`` / ``"cupy"`` (UFM only): analytic gradients (:mod:`nctheory.ufm`) and
+* ``backend="numpy"`` / ``"cupy"`` (UFM only): analytic gradients (:mod:`nctheory.runs.ufm`) and
   the spec's own ``spec.step``.
 
-Conventions (shared with :func:`nctheory.predict.predict`): step ``t`` (0-based) uses
+Conventions (shared with :func:`nctheory.theory.predict.predict`): step ``t`` (0-based) uses
 ``learning_rates[t]``, evaluates the loss at ``W_t`` and produces ``W_{t+1}``;
 ``row_sums[t] = W_t^T 1_K``. Metrics recorded "at step k" are those of ``W_k``.
 
@@ -40,12 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import Backend, resolve_backend
-from .errors import NCTheoryError
-from .nc_metrics import nc_metrics, to_numpy
-from .predict import learning_rates as _learning_rates
-from .spec import OptimizerSpec
-from .ufm import UFM, check_loss, init_ufm, loss_value
+from nctheory.runs.backends import Backend, resolve_backend
+from nctheory.errors import NCTheoryError
+from nctheory.runs.collapse_metrics import nc_metrics, to_numpy
+from nctheory.theory.predict import learning_rates as _learning_rates
+from nctheory.theory.spec import OptimizerSpec
+from nctheory.runs.ufm import UFM, check_loss, init_ufm, loss_value
 
 MODELS = ("ufm", "mlp", "cnn", "gaussian_mlp", "user")
 METRIC_NAMES = ("nc0", "nc0_rel", "nc1", "nc2_norm", "nc2_angle", "nc3", "nc4", "loss", "accuracy", "w_fro", "w_sup")
@@ -220,7 +220,7 @@ class _TorchRunner:
         self.spec, self.prefer_torch = spec, prefer_torch
 
     def _make_optimizer(self, params):
-        from .torch_optim import make_optimizer
+        from nctheory.pytorch.spec_optimizer import make_optimizer
 
         self.optimizer = make_optimizer(self.spec, params, prefer_torch=self.prefer_torch)
         cls = type(self.optimizer)
@@ -302,7 +302,7 @@ class _TorchNetworkRunner(_TorchRunner):
     """A network (MLP, CNN or the user's module) on inputs X with labels y."""
 
     def __init__(self, spec, backend, net, X, y, num_classes, loss, eps, last_layer, prefer_torch):
-        from .models import find_last_linear
+        from nctheory.runs.models import find_last_linear
 
         super().__init__(spec, backend, loss, eps, num_classes, prefer_torch)
         torch = self.torch
@@ -324,7 +324,7 @@ class _TorchNetworkRunner(_TorchRunner):
         return self.loss_fn(self.net(self.X[rows]), self.y[rows])
 
     def features_and_logits(self):
-        from .models import penultimate_features
+        from nctheory.runs.models import penultimate_features
 
         training = self.net.training
         self.net.eval()
@@ -337,7 +337,7 @@ class _TorchNetworkRunner(_TorchRunner):
 
 # ---------------------------------------------------------------------- argument checks
 def _resolve_spec(optimizer, hparams) -> OptimizerSpec:
-    from .optimizers import optimizer as registry_optimizer
+    from nctheory.optimizers import optimizer as registry_optimizer
 
     hparams = dict(hparams or {})
     if isinstance(optimizer, str):
@@ -359,7 +359,7 @@ def _positive_int(value, name, allow_none=False, allow_zero=False):
 
 def _dataset_arrays(model, data, num_classes, dim, samples_per_class, seed, dtype):
     """(X, y, K, description) for a network model."""
-    from .data import Dataset, check_user_tensors, gaussian_mixture, load_digits_data
+    from nctheory.runs.data import Dataset, check_user_tensors, gaussian_mixture, load_digits_data
 
     if data is None:
         if model == "user":
@@ -380,7 +380,7 @@ def _dataset_arrays(model, data, num_classes, dim, samples_per_class, seed, dtyp
     elif isinstance(data, (tuple, list)) and len(data) == 2:
         (X, y), name = data, "user"
     else:
-        raise NCTheoryError("data must be a nctheory.data.Dataset or a pair (X, y)")
+        raise NCTheoryError("data must be a nctheory.runs.data.Dataset or a pair (X, y)")
     X, y, K = check_user_tensors(X, y, num_classes)
     return X, y, K, name
 
@@ -405,13 +405,13 @@ def run_training(optimizer, hparams=None, *, model: str = "ufm", data=None, num_
         optimizer: a registry name (with ``hparams``, torch names) or an OptimizerSpec.
         model: "ufm" (free features H, N = K n, and W; decay on both), "mlp" / "cnn"
             (digits, 3 hidden ReLU layers of ``width`` / a small CNN), "gaussian_mlp" (MLP
-            on :func:`nctheory.data.gaussian_mixture`), "user" (``user_model`` on ``data``).
-        data: for networks, a :class:`nctheory.data.Dataset` or ``(X, y)``; default digits /
+            on :func:`nctheory.runs.data.gaussian_mixture`), "user" (``user_model`` on ``data``).
+        data: for networks, a :class:`nctheory.runs.data.Dataset` or ``(X, y)``; default digits /
             a Gaussian mixture. Not used by the UFM.
         num_classes, dim, samples_per_class: sizes (UFM defaults K=5, d=16, n=8; Gaussian
             K=5, dim=20, n=50); width: hidden width of the MLP / CNN (64).
         steps: optimizer steps; seed: seeds torch and numpy Generators.
-        backend, device, dtype: see :func:`nctheory.backends.resolve_backend`.
+        backend, device, dtype: see :func:`nctheory.runs.backends.resolve_backend`.
         record_every: metric interval (0: none); metrics also at step 0 and the last step.
             None: :func:`default_record_every` (overhead below 10%).
         lr_schedule: a sequence of >= steps learning rates or a callable ``step -> lr``;
@@ -501,7 +501,7 @@ def _run(spec, target, model, data, num_classes, dim, width, samples_per_class, 
         K = sizes["num_classes"]
         config.update(sizes, bias=bias)
     else:
-        from .models import build_model
+        from nctheory.runs.models import build_model
 
         if model == "user":
             _check_unused(model, width=width, dim=dim, samples_per_class=samples_per_class)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 
 def _as_matrix(W, name: str = "W"):

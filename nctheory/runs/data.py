@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 

@@ -14,8 +14,8 @@ import re
 
 import sympy as sp
 
-from . import ops
-from .errors import NCTheoryError
+from nctheory.theory import ops
+from nctheory.errors import NCTheoryError
 
 _BUFFER_TEX = {"momentum_buffer": "u", "exp_avg": "m", "exp_avg_sq": "v"}
 T = sp.Symbol("t", integer=True, nonnegative=True)

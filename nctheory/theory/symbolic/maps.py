@@ -1,6 +1,6 @@
 """Vectorised rate, stability and acceleration maps over hyperparameter grids.
 
-The exact objects of :mod:`nctheory.symbolic.analysis` are compiled once with
+The exact objects of :mod:`nctheory.theory.symbolic.analysis` are compiled once with
 ``sympy.lambdify`` and evaluated on numpy arrays: the coefficients of the characteristic
 polynomial give the rate (roots in closed form for degree <= 2, batched eigenvalues of
 the companion matrix otherwise), and the Schur-Cohn inequalities give the stability and
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..errors import NCTheoryError
-from .analysis import acceleration_conditions, stability_conditions
-from .rowsum import X, row_sum_dynamics
+from nctheory.errors import NCTheoryError
+from nctheory.theory.symbolic.analysis import acceleration_conditions, stability_conditions
+from nctheory.theory.symbolic.rowsum import X, row_sum_dynamics
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What the row-sum recurrence says: stability, acceleration, optimal momentum, closed form.
 
-Everything here starts from :func:`nctheory.symbolic.rowsum.row_sum_dynamics` (derived
+Everything here starts from :func:`nctheory.theory.symbolic.rowsum.row_sum_dynamics` (derived
 from the spec by Lemma 1) and stays exact: conditions are polynomial inequalities
 (Schur-Cohn), optimal momenta are roots of the discriminant, the closed form is fitted in
 exact arithmetic, and a learning-rate schedule is a product of exact matrices.
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..errors import NCTheoryError
-from ..hyperparams import SYMBOLS, to_rational
-from .radicals import is_zero_with_square_root
-from .rowsum import STEP, X, row_sum_dynamics
-from .schur_cohn import Conditions, schur_cohn_inequalities
+from nctheory.errors import NCTheoryError
+from nctheory.theory.hyperparams import SYMBOLS, to_rational
+from nctheory.theory.symbolic.radicals import is_zero_with_square_root
+from nctheory.theory.symbolic.rowsum import STEP, X, row_sum_dynamics
+from nctheory.theory.symbolic.schur_cohn import Conditions, schur_cohn_inequalities
 
 ETA, LAMBDA, MU = SYMBOLS["lr"], SYMBOLS["weight_decay"], SYMBOLS["momentum"]
 A = sp.Symbol("a", positive=True)  # a = eta * lambda

@@ -2,7 +2,7 @@
 
 ``x_{t+1} = A(eta_t) x_t`` with ``x = (s, buffer row sums)`` per coordinate, where the
 first step from a fresh optimizer uses ``A_first`` (torch's ``b_1 = d_0``). The matrices
-are the exact ones of :mod:`nctheory.symbolic.rowsum`, evaluated in float64; the only
+are the exact ones of :mod:`nctheory.theory.symbolic.rowsum`, evaluated in float64; the only
 error is float64 rounding, about ``n_steps * 1e-16`` relative.
 """
 
@@ -12,9 +12,9 @@ import numbers
 import numpy as np
 import sympy as sp
 
-from .errors import NCTheoryError
-from .hyperparams import SYMBOLS
-from .symbolic.rowsum import _cached, row_sum_dynamics
+from nctheory.errors import NCTheoryError
+from nctheory.theory.hyperparams import SYMBOLS
+from nctheory.theory.symbolic.rowsum import _cached, row_sum_dynamics
 
 ETA = SYMBOLS["lr"]
 

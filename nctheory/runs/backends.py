@@ -4,7 +4,7 @@
 :class:`Backend`, or raises :class:`~nctheory.errors.NCTheoryError` naming the argument:
 
 * ``backend``: ``"auto"`` (torch), ``"torch"``, ``"numpy"`` or ``"cupy"``. numpy and cupy
-  run only the unconstrained features model (:mod:`nctheory.ufm`), whose gradients are
+  run only the unconstrained features model (:mod:`nctheory.runs.ufm`), whose gradients are
   analytic; networks need torch's autograd.
 * ``device``: ``"auto"`` (CUDA when torch sees a GPU, else CPU), ``"cpu"`` or ``"cuda"``.
   numpy is CPU-only and cupy CUDA-only.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 BACKENDS = ("auto", "torch", "numpy", "cupy")
 DEVICES = ("auto", "cpu", "cuda")

@@ -1,6 +1,6 @@
 """Elementwise operations, one namespace per kind of value an update rule runs on.
 
-An optimizer's update rule (``nctheory.transforms``) is written once, with Python's
+An optimizer's update rule (``nctheory.theory.transforms``) is written once, with Python's
 arithmetic operators and the few functions below. Run with :data:`SYMBOLIC` on sympy
 scalars it yields the update as a formula (the symbolic engine and the LaTeX); run with
 :func:`for_array` on numpy, cupy or torch arrays it is the numerical step of every backend.

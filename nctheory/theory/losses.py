@@ -2,7 +2,7 @@
 
 Lemma 1 (THEORY.md section 2): if ``l(z + c 1_K) = l(z)`` for all c, then
 ``sum_k dl/dz_k = 0``, hence ``1_K^T grad_W L = 0`` for every minibatch and feature map,
-and the row-sum recurrences of :mod:`nctheory.symbolic.rowsum` are exact. Equivalently,
+and the row-sum recurrences of :mod:`nctheory.theory.symbolic.rowsum` are exact. Equivalently,
 ``d/dc l(z + c 1)|_{c=0} = sum_k dl/dz_k`` vanishes identically.
 
 :func:`shift_invariance` decides this for a loss written as a sympy expression:
@@ -24,7 +24,7 @@ from typing import Callable
 
 import sympy as sp
 
-from .errors import LossNotShiftInvariantError, NCTheoryError
+from nctheory.errors import LossNotShiftInvariantError, NCTheoryError
 
 SHIFT = sp.Symbol("c", real=True)
 

@@ -10,7 +10,7 @@ package studies: before the momentum / preconditioner it is *coupled* L2 decay
 Each transformation has ``init(params, ops)`` returning its state and
 ``update(updates, params, state, hp, ops)`` returning ``(updates, state)``. ``hp`` maps
 hyperparameter names to values (floats or sympy symbols); ``ops`` is a namespace of
-elementwise functions from :mod:`nctheory.ops`. The same code therefore runs on sympy
+elementwise functions from :mod:`nctheory.theory.ops`. The same code therefore runs on sympy
 scalars (the symbolic engine, the LaTeX) and on numpy / cupy / torch arrays.
 
 Per-element state arrays are listed in ``buffers``; a buffer whose initial value is

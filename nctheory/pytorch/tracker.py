@@ -8,7 +8,7 @@ Usage (5 lines)::
         optimizer.step(); scheduler.step()                 # schedulers are fine
     print(tracker.report())                                # predicted vs measured, verdict
 
-(``nctheory.track`` is :func:`nctheory.tracker.track`.) ``tracker.verdict()`` returns the
+(``nctheory.track`` is :func:`nctheory.pytorch.tracker.track`.) ``tracker.verdict()`` returns the
 :class:`~nctheory.verdict.Verdict` itself; ``tracker.to_record()`` the measurements.
 
 What it does. At creation the tracker reads the theory of the optimizer,
@@ -25,9 +25,9 @@ buffer's row sums if the optimizer has already stepped -- and the row sums
 * after it: ``W^T 1_K``, ``||W||_F`` and ``||W||_inf``, kept as float64 tensors on W's
   device (no host synchronisation per step; moved to the host when a verdict is asked).
 
-``tracker.record(features, labels)`` adds NC1-NC4 (:mod:`nctheory.nc_metrics`) at the
+``tracker.record(features, labels)`` adds NC1-NC4 (:mod:`nctheory.runs.collapse_metrics`) at the
 current step, every ``record_every`` steps. ``tracker.verdict()`` builds a
-:class:`~nctheory.training.TrainingRecord` (model ``"user"``) and judges it with
+:class:`~nctheory.runs.training.TrainingRecord` (model ``"user"``) and judges it with
 :func:`nctheory.verdict.check_record` against the theory captured at creation: for
 SGD / momentum / Nesterov the whole row-sum trajectory is predicted from ``s_0`` and the
 recorded learning rates, exactly (Lemma 1; the loss must be shift-invariant:
@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from .errors import NCTheoryError
+from nctheory.errors import NCTheoryError
 
 _TRACKED_HPARAMS = ("momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "nu",
                     "beta1", "beta2")
@@ -51,7 +51,7 @@ _TRACKED_HPARAMS = ("momentum", "dampening", "weight_decay", "nesterov", "betas"
 def _resolve_weight(model_or_last_linear, last_layer):
     import torch
 
-    from .models import find_last_linear
+    from nctheory.runs.models import find_last_linear
 
     obj = model_or_last_linear
     if last_layer is not None:
@@ -90,7 +90,7 @@ class Tracker:
         model_or_last_linear: the model (its last ``nn.Linear`` is the classifier unless
             ``last_layer`` says otherwise), the classifier ``nn.Linear``, or its weight.
         optimizer: the ``torch.optim.Optimizer`` training it (SGD, Adam, AdamW or one built by
-            :func:`nctheory.torch_optim.make_optimizer`).
+            :func:`nctheory.pytorch.spec_optimizer.make_optimizer`).
         last_layer: the classifier as a submodule name, an ``nn.Linear`` or its weight.
         loss: the registry name of the loss you train with ("cross_entropy",
             "label_smoothing", "mse", ...), used to check Lemma 1's hypothesis.
@@ -101,7 +101,7 @@ class Tracker:
                  record_every: int = 1):
         import torch
 
-        from .torch_bridge import from_torch
+        from nctheory.pytorch.from_torch import from_torch
 
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise NCTheoryError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
@@ -166,7 +166,7 @@ class Tracker:
         ``labels`` to have the features read from the model's forward pass. ``bias``
         defaults to the classifier's bias when the tracker knows the layer.
         """
-        from .nc_metrics import nc_metrics
+        from nctheory.runs.collapse_metrics import nc_metrics
 
         if labels is None:
             raise NCTheoryError("record needs labels (integer class of each row)")
@@ -178,7 +178,7 @@ class Tracker:
         if inputs is not None:
             if self.model is None:
                 raise NCTheoryError("record(inputs=...) needs the tracker to know the model: track(model, optimizer)")
-            from .models import penultimate_features
+            from nctheory.runs.models import penultimate_features
 
             layer = next((m for m in self.model.modules() if getattr(m, "weight", None) is self.weight), None)
             features, _ = penultimate_features(self.model, inputs, layer)
@@ -192,10 +192,10 @@ class Tracker:
         return True
 
     def to_record(self):
-        """The tracked run as a :class:`~nctheory.training.TrainingRecord` (model "user")."""
+        """The tracked run as a :class:`~nctheory.runs.training.TrainingRecord` (model "user")."""
         import torch
 
-        from .training import TrainingRecord
+        from nctheory.runs.training import TrainingRecord
 
         rows = torch.stack(self._rows).cpu().numpy()
         fro = torch.stack(self._fro).cpu().numpy()
@@ -243,7 +243,7 @@ class Tracker:
     def verdict(self, theory=None):
         """Judge the tracked steps against the theory captured at creation (or ``theory``:
         a registry name, ``NAME:key=value,...`` or an OptimizerSpec)."""
-        from .verdict import Verdict, check_record
+        from nctheory.verdict import Verdict, check_record
 
         if self.steps_done == 0:
             raise NCTheoryError("no optimizer step has been tracked yet")
@@ -266,7 +266,7 @@ class Tracker:
 
     def report(self, theory=None, plot: str | None = None) -> str:
         """Text report of :meth:`verdict` (and a plot saved to ``plot`` if given)."""
-        from .report import plot_verdict, render_verdict
+        from nctheory.render.report import plot_verdict, render_verdict
 
         v = self.verdict(theory)
         if plot:

@@ -1,14 +1,14 @@
 """An optimizer written down once: hyperparameters, state and update equations.
 
 :class:`OptimizerSpec` is the single source of truth for an optimizer. It holds the
-chain of gradient transformations (:mod:`nctheory.transforms`) and the hyperparameter
-declarations (:mod:`nctheory.hyperparams`); optionally, values for some or all of the
+chain of gradient transformations (:mod:`nctheory.theory.transforms`) and the hyperparameter
+declarations (:mod:`nctheory.theory.hyperparams`); optionally, values for some or all of the
 hyperparameters. Everything else is derived from it:
 
 * the numerical step on numpy / cupy / torch arrays (:meth:`OptimizerSpec.step`);
-* the row-sum recurrence and its analysis (:mod:`nctheory.symbolic`), by running the
+* the row-sum recurrence and its analysis (:mod:`nctheory.theory.symbolic`), by running the
   same step on sympy scalars and applying Lemma 1;
-* the LaTeX of the update rule (:mod:`nctheory.latex`).
+* the LaTeX of the update rule (:mod:`nctheory.theory.latex`).
 
 Hyperparameters left unset stay symbolic (``eta``, ``lambda``, ``mu``, ...), so
 ``optimizer("sgd_momentum").charpoly()`` is the characteristic polynomial in general.
@@ -21,10 +21,10 @@ from typing import Callable
 
 import sympy as sp
 
-from . import ops as ops_module
-from .errors import HyperparameterError, MissingHyperparameterError
-from .hyperparams import Hyperparameter
-from .transforms import Transform
+from nctheory.theory import ops as ops_module
+from nctheory.errors import HyperparameterError, MissingHyperparameterError
+from nctheory.theory.hyperparams import Hyperparameter
+from nctheory.theory.transforms import Transform
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class OptimizerSpec:
         """One step: returns ``(new_params, new_state)``.
 
         ``hp`` defaults to :meth:`hp` (floats where set). Works on sympy scalars with
-        ``ops=nctheory.ops.SYMBOLIC`` and on numpy / cupy / torch arrays.
+        ``ops=nctheory.theory.ops.SYMBOLIC`` and on numpy / cupy / torch arrays.
         """
         ops = ops or ops_module.for_array(params)
         if hp is None:
@@ -157,15 +157,15 @@ class OptimizerSpec:
 
     # ------------------------------------------------------------------ derived objects
     def row_sum_dynamics(self, loss=None):
-        """The exact row-sum recurrence (Lemma 1); see :mod:`nctheory.symbolic.rowsum`."""
-        from .symbolic.rowsum import row_sum_dynamics
+        """The exact row-sum recurrence (Lemma 1); see :mod:`nctheory.theory.symbolic.rowsum`."""
+        from nctheory.theory.symbolic.rowsum import row_sum_dynamics
 
         return row_sum_dynamics(self, loss=loss)
 
     @property
     def is_linear(self) -> bool:
         """Whether the row sums follow a data-independent linear recurrence."""
-        from .symbolic.rowsum import nonlinearity
+        from nctheory.theory.symbolic.rowsum import nonlinearity
 
         return nonlinearity(self) is None
 
@@ -190,36 +190,36 @@ class OptimizerSpec:
         return self.row_sum_dynamics().excited_modes().rate
 
     def stability_conditions(self):
-        from .symbolic.analysis import stability_conditions
+        from nctheory.theory.symbolic.analysis import stability_conditions
 
         return stability_conditions(self)
 
     def acceleration_conditions(self):
-        from .symbolic.analysis import acceleration_conditions
+        from nctheory.theory.symbolic.analysis import acceleration_conditions
 
         return acceleration_conditions(self)
 
     def optimal_momentum(self):
-        from .symbolic.analysis import optimal_momentum
+        from nctheory.theory.symbolic.analysis import optimal_momentum
 
         return optimal_momentum(self)
 
     def closed_form(self, s0=None, t=None):
-        from .symbolic.analysis import closed_form
+        from nctheory.theory.symbolic.analysis import closed_form
 
         return closed_form(self, s0=s0, t=t)
 
     def transition_product(self, lrs, buffers_initialised: bool = False) -> sp.Matrix:
-        from .symbolic.analysis import transition_product
+        from nctheory.theory.symbolic.analysis import transition_product
 
         return transition_product(self, lrs, buffers_initialised=buffers_initialised)
 
     def predict(self, s0, steps: int, lr_schedule=None, buffers0=None, loss=None):
-        """Predicted row sums, shape ``(steps + 1, d)``; see :func:`nctheory.predict.predict`.
+        """Predicted row sums, shape ``(steps + 1, d)``; see :func:`nctheory.theory.predict.predict`.
 
         ``buffers0`` defaults to :attr:`initial_buffers` (set by ``from_torch``).
         """
-        from .predict import predict
+        from nctheory.theory.predict import predict
 
         if buffers0 is None:
             buffers0 = self.initial_buffers
@@ -227,18 +227,18 @@ class OptimizerSpec:
 
     def nonlinear_theory(self):
         """For sign-based / adaptive specs: the statements THEORY.md section 4 gives."""
-        from .symbolic.signbased import nonlinear_theory
+        from nctheory.theory.symbolic.signbased import nonlinear_theory
 
         return nonlinear_theory(self)
 
     def update_equations(self) -> dict:
         """The update rule on one weight entry, as sympy equations (for display)."""
-        from .latex import update_equations
+        from nctheory.theory.latex import update_equations
 
         return update_equations(self)
 
     def latex(self) -> str:
-        from .latex import spec_latex
+        from nctheory.theory.latex import spec_latex
 
         return spec_latex(self)
 

@@ -15,12 +15,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .verdict import EXIT_CODES, SEVERITY, worst_verdict
+from nctheory.verdict import EXIT_CODES, SEVERITY, worst_verdict
 
 
 def list_theorems() -> str:
     """One line per registered theorem: name and title."""
-    from .theorems import THEOREMS
+    from nctheory.theorems import THEOREMS
 
     width = max(len(name) for name in THEOREMS)
     return "\n".join(f"{name.ljust(width)}  {theorem.title}" for name, theorem in THEOREMS.items())
@@ -28,8 +28,8 @@ def list_theorems() -> str:
 
 def resolve_theorems(name: str) -> list:
     """The theorem objects named by ``name`` (a registered name or ``all``)."""
-    from .errors import NCTheoryError
-    from .theorems import THEOREMS
+    from nctheory.errors import NCTheoryError
+    from nctheory.theorems import THEOREMS
 
     if name == "all":
         return list(THEOREMS.values())

@@ -1,6 +1,6 @@
 """What THEORY.md section 4 says about sign-based and adaptive optimizers.
 
-No linear row-sum recurrence exists for them (:mod:`nctheory.symbolic.rowsum` says why),
+No linear row-sum recurrence exists for them (:mod:`nctheory.theory.symbolic.rowsum` says why),
 but three statements hold, each with its hypotheses:
 
 * **Box bound** (decoupled decay with a step of sup-norm at most 1: SignGD decoupled,
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..hyperparams import SYMBOLS
+from nctheory.theory.hyperparams import SYMBOLS
 
 ETA, LAMBDA = SYMBOLS["lr"], SYMBOLS["weight_decay"]
 

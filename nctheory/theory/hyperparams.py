@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .errors import HyperparameterError
+from nctheory.errors import HyperparameterError
 
 # One symbol per hyperparameter, shared by every spec, so that expressions derived from
 # different optimizers can be compared and combined.

@@ -42,7 +42,7 @@ def render_prediction(spec, loss: str | None = None) -> str:
     first-step matrix, the characteristic polynomial, eigenvalues and rate. Nonlinear
     specs: the statements of ``spec.nonlinear_theory()`` with hypotheses and status.
     """
-    from .optimizers import get_spec
+    from nctheory.optimizers import get_spec
 
     lines = [f"Theory: {spec.name} -- {spec.summary}", f"  hyperparameters: {_hp_line(spec.values)}",
              f"  reference: {spec.reference}", "  update rule (one weight entry, in execution order):"]
@@ -63,7 +63,7 @@ def render_prediction(spec, loss: str | None = None) -> str:
             f"{complex(e.evalf()):.10g}".replace("+0j", "").strip("()") + (f" (x{m})" if m > 1 else "")
             for e, m in eig.items()))
         lines.append(f"    rate (spectral radius) = {dyn.rate():.10f}: ||s_t|| ~ C rate^t")
-        from .verdict import excited_modes
+        from nctheory.verdict import excited_modes
 
         ex, minpoly, unexcited = excited_modes(spec)
         if unexcited:
@@ -74,7 +74,7 @@ def render_prediction(spec, loss: str | None = None) -> str:
             lines.append(f"    plain SGD at the same lr and decay: rate 1 - eta lambda = {1 - a:.10f}")
         lines.append("  prediction: the whole trajectory s_t = A_(t-1) ... A_1 A_first s_0, compared step by step.")
     else:
-        from .symbolic.rowsum import nonlinearity
+        from nctheory.theory.symbolic.rowsum import nonlinearity
 
         lines.append(f"  no linear row-sum recurrence: {nonlinearity(spec)}.")
         statements = spec.nonlinear_theory()

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from .. import ops
-from ..errors import MissingHyperparameterError, NoLinearRecurrenceError
+from nctheory.theory import ops
+from nctheory.errors import MissingHyperparameterError, NoLinearRecurrenceError
 
 WEIGHT_ROW_SUM = sp.Symbol("s")
 GRADIENT_ROW_SUM = sp.Symbol("g")
@@ -220,11 +220,11 @@ def row_sum_dynamics(spec, loss=None) -> RowSumDynamics:
     """The exact row-sum recurrence of ``spec`` (values substituted where set).
 
     Hypotheses (Lemma 1): the loss is invariant under ``z -> z + c 1_K``. Pass ``loss``
-    (an :class:`nctheory.losses.Loss` or a registered loss name) to have it checked;
+    (an :class:`nctheory.theory.losses.Loss` or a registered loss name) to have it checked;
     a loss that fails raises :class:`~nctheory.errors.LossNotShiftInvariantError`.
     """
     if loss is not None:
-        from ..losses import require_shift_invariant
+        from nctheory.theory.losses import require_shift_invariant
 
         require_shift_invariant(loss)
     reason = nonlinearity(spec)

@@ -22,7 +22,7 @@ The code is written once against the array API shared by numpy and cupy: the nam
 comes from the arrays (:func:`array_namespace`), and cupy is imported only when the arrays
 are cupy arrays. Weight decay, when the optimizer has it, applies to every block (W, H and
 b): that is the UFM with decay on both W and H. The step is the spec's own ``spec.step``
-with :func:`nctheory.ops.for_array`. Initialisation is drawn on the host from a seeded
+with :func:`nctheory.theory.ops.for_array`. Initialisation is drawn on the host from a seeded
 numpy Generator, so numpy, cupy and torch runs start from identical arrays.
 """
 
@@ -33,8 +33,8 @@ import numbers
 
 import numpy as np
 
-from . import ops as ops_module
-from .errors import NCTheoryError
+from nctheory.theory import ops as ops_module
+from nctheory.errors import NCTheoryError
 
 LOSS_NAMES = ("cross_entropy", "label_smoothing", "mse")
 

@@ -3,7 +3,7 @@ r"""Neural Collapse metrics NC1-NC4 of Papyan, Han & Donoho (PNAS 2020).
 V. Papyan, X. Y. Han, D. L. Donoho, "Prevalence of neural collapse during the terminal
 phase of deep learning training", PNAS 117(40):24652-24663, 2020 (Figures 2-7 define the
 measurements). NC0 (the row sum of W, THEORY.md section 1) lives in
-:mod:`nctheory.metrics`; :func:`nc_metrics` returns it together with these.
+:mod:`nctheory.runs.nc0`; :func:`nc_metrics` returns it together with these.
 
 Notation: features ``H`` (N x d, row i is h_i) with labels ``y_i`` in [0, K); classifier
 ``W`` (K x d) and bias ``b`` (K,).
@@ -37,8 +37,8 @@ import math
 
 import numpy as np
 
-from .errors import NCTheoryError
-from .metrics import nc0, nc0_rel
+from nctheory.errors import NCTheoryError
+from nctheory.runs.nc0 import nc0, nc0_rel
 
 
 def to_numpy(x, name: str = "array") -> np.ndarray:

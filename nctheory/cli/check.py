@@ -1,0 +1,297 @@
+"""``python -m nctheory.check NAME``: predict, train, compare, and say whether the theory holds.
+
+Usage::
+
+    python -m nctheory.check --list
+    python -m nctheory.check sgd_momentum                      # defaults: spec.example_values()
+    python -m nctheory.check sgd_nesterov --lr 0.05 --weight-decay 1e-2 --momentum 0.8
+    python -m nctheory.check signgd_decoupled --json
+    python -m nctheory.check sgd_momentum --theory sgd_momentum:momentum=0.8   # negative control
+    python -m nctheory.check adamw --theory adam --plot nc0.png --out run
+    python -m nctheory.check --theorem optimal_momentum_qhm    # a theorem: proof + numerical check
+    python -m nctheory.check --theorem all --json
+
+It prints the symbolic prediction first, trains (progress on stderr when it takes more
+than ~2 s), then prints predicted and measured side by side with the verdict and its
+reasons (:mod:`nctheory.render.report`). The protocol follows the theory judged against
+(:mod:`nctheory.verdict`):
+
+* linear theories: one run of ``--steps`` (default 300) steps, whole-trajectory comparison;
+* sign-based theories: runs at lr, lr/3, lr/9 for the same physical time lr x steps
+  (``--steps`` is the step count at lr; default ``ceil(10 / lr)``, so every run covers
+  physical time 10, in which the coupled plateau is reached);
+* Adam / AdamW / Lion: one run of ``--steps`` (default ``ceil(3 / lr)``: physical time 3,
+  past the transient; :data:`nctheory.verdict.ADAPTIVE_MIN_PHYSICAL_TIME` is 2).
+
+``--theorem NAME`` (or ``all``) checks a theorem object instead of an optimizer: its exact
+proof and its numerical check side by side (:mod:`nctheory.cli.theorem_check`).
+
+Exit status: 0 verified, 1 refuted, 3 inconclusive or diverged, 2 bad usage (one line on
+stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+EXIT_USAGE = 2
+LINEAR_DEFAULT_STEPS = 300
+SIGN_PHYSICAL_TIME = 10.0
+ADAPTIVE_PHYSICAL_TIME = 3.0
+MAX_DEFAULT_STEPS = 50_000
+SIGN_FACTORS = (1, 3, 9)
+PROGRESS_AFTER_S = 2.0
+
+_HP_OPTIONS = (("lr", "learning rate eta"), ("momentum", "momentum mu"), ("dampening", "dampening tau"),
+               ("weight_decay", "weight decay lambda"), ("nu", "QHM's nu"), ("beta1", "beta1 (betas[0])"),
+               ("beta2", "beta2 (betas[1])"), ("eps", "epsilon"))
+
+
+class UsageError(Exception):
+    """Bad command line: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m nctheory.check",
+                description="Check the NC0 theory of an optimizer against a training run.")
+    p.add_argument("name", nargs="?", help="registered optimizer name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the registered optimizers and theorems and exit")
+    p.add_argument("--theorem", default=None, metavar="NAME",
+                   help="prove and numerically check a theorem of THEORY.md instead (NAME or 'all'; see --list)")
+    for hp, text in _HP_OPTIONS:
+        p.add_argument("--" + hp.replace("_", "-"), dest=hp, type=float, default=None,
+                       help=f"{text} (default: the spec's example value)")
+    p.add_argument("--model", choices=("ufm", "mlp", "cnn", "gaussian_mlp"), default="ufm")
+    p.add_argument("--backend", default="auto", help="auto, torch, numpy or cupy")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--dtype", default="float64", help="float64 (verification) or float32")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps (default: 300 for linear theories; physical time 10 or 3 / lr otherwise)")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--record-every", dest="record_every", type=int, default=None,
+                   help="NC metrics every K steps (default: steps // 50, the 50 points per run that "
+                        "the verdict's plateau and trend windows use; row sums are recorded every step)")
+    p.add_argument("--loss", default="cross_entropy", help="cross_entropy, label_smoothing or mse")
+    p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0)
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=None)
+    p.add_argument("--num-classes", dest="num_classes", type=int, default=None)
+    p.add_argument("--theory", default=None,
+                   help="judge against another theory: NAME or NAME:key=value,... (negative control)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    p.add_argument("--plot", default=None, metavar="FILE", help="save NC0 vs step (predicted vs measured)")
+    p.add_argument("--out", default=None, metavar="FILE", help="save the training record(s) (FILE.npz + FILE.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _list() -> str:
+    from nctheory.optimizers import REGISTRY
+    from nctheory.cli.theorem_check import list_theorems
+
+    width = max(len(n) for n in REGISTRY)
+    optimizers = "\n".join(f"{name.ljust(width)}  {spec.summary}" for name, spec in REGISTRY.items())
+    return f"Optimizers (python -m nctheory.check NAME):\n{optimizers}\n\n" \
+           f"Theorems (python -m nctheory.check --theorem NAME):\n{list_theorems()}"
+
+
+class _Progress:
+    """Progress on stderr once a phase has run for PROGRESS_AFTER_S seconds."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled = label, enabled
+        self.start = None
+        self.last = 0.0
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+        self.next_fraction = 0.25
+
+    def __call__(self, step: int, steps: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.start is None:  # the clock starts at the first step (set-up is not training)
+            self.start = now
+        elapsed = now - self.start
+        if elapsed < PROGRESS_AFTER_S:
+            return
+        fraction = step / steps
+        if self.tty:
+            if now - self.last >= 0.2 or step == steps:
+                eta = elapsed / max(fraction, 1e-9) - elapsed
+                sys.stderr.write(f"\r{self.label}: step {step}/{steps} ({100 * fraction:.0f}%), "
+                                 f"{elapsed:.1f} s, ~{eta:.0f} s left   ")
+                sys.stderr.flush()
+                self.last, self.shown = now, True
+        elif fraction >= self.next_fraction or step == steps:
+            sys.stderr.write(f"{self.label}: step {step}/{steps} ({100 * fraction:.0f}%), {elapsed:.1f} s\n")
+            self.next_fraction = math.floor(fraction * 4 + 1) / 4
+            self.shown = True
+
+    def done(self) -> None:
+        if self.enabled and self.shown and self.tty:
+            sys.stderr.write("\n")
+
+
+def _run_spec(args):
+    """The spec run (NAME with the options), validated."""
+    from nctheory.errors import HyperparameterError
+    from nctheory.optimizers import get_spec
+
+    spec = get_spec(args.name)
+    values = spec.example_values()
+    for hp, _ in _HP_OPTIONS:
+        given = getattr(args, hp)
+        if given is None:
+            continue
+        if hp not in values:
+            raise HyperparameterError(
+                f"--{hp.replace('_', '-')} is not a hyperparameter of {spec.name} "
+                f"(its hyperparameters: {', '.join(spec.hyperparameter_names)})")
+        values[hp] = given
+    return spec.with_hparams(**values)
+
+
+def _protocol(kind: str, lr: float, steps):
+    """[(lr_i, steps_i)] for the theory kind (module docstring)."""
+    if kind in ("sign_coupled", "sign_decoupled"):
+        base = steps or min(MAX_DEFAULT_STEPS, math.ceil(SIGN_PHYSICAL_TIME / lr))
+        return [(lr / f, base * f) for f in SIGN_FACTORS]
+    if kind in ("adaptive_coupled", "adaptive_decoupled"):
+        return [(lr, steps or min(MAX_DEFAULT_STEPS, math.ceil(ADAPTIVE_PHYSICAL_TIME / lr)))]
+    return [(lr, steps or LINEAR_DEFAULT_STEPS)]
+
+
+def _validate_args(args):
+    if args.steps is not None and args.steps <= 0:
+        raise UsageError(f"--steps must be a positive integer, got {args.steps}")
+    if args.record_every is not None and args.record_every <= 0:
+        raise UsageError(f"--record-every must be a positive integer, got {args.record_every}")
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.num_classes is not None and args.num_classes < 2:
+        raise UsageError(f"--num-classes must be an integer >= 2, got {args.num_classes}")
+    if args.plot:
+        from pathlib import Path
+
+        parent = Path(args.plot).resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"--plot: the directory {parent} does not exist")
+    # the run's own checks, before anything is printed or trained (they raise NCTheoryError)
+    from nctheory.runs.backends import resolve_backend
+    from nctheory.runs.ufm import check_loss
+
+    check_loss(args.loss, args.label_smoothing)
+    resolve_backend(args.backend, args.device, args.dtype, args.model)
+
+
+def run_check(args, out=None):
+    """Everything after parsing: returns the Verdict (raises NCTheoryError on bad input)."""
+    out = sys.stdout if out is None else out
+    from nctheory.render.report import plot_verdict, render_prediction, render_verdict
+    from nctheory.verdict import check_records, resolve_theory, theory_kind
+
+    spec = _run_spec(args)
+    # a stand-in record for resolving the theory against the run's hyperparameters
+    from types import SimpleNamespace
+
+    stub = SimpleNamespace(optimizer=spec.name, hparams=spec.float_hp())
+    theory = resolve_theory(args.theory, stub)
+    kind = theory_kind(theory)
+    if not args.json:
+        print(render_prediction(theory, loss=args.loss), file=out)
+        if theory.name != spec.name or args.theory:
+            print(f"Run: {spec.name} with {', '.join(f'{k}={v:g}' for k, v in spec.float_hp().items())} "
+                  f"(negative control: judged against the theory above)", file=out)
+        print("", file=out, flush=True)
+
+    from nctheory.runs.training import run_training, save_record
+
+    plan = _protocol(kind, float(spec.values["lr"]), args.steps)
+    records = []
+    started = time.perf_counter()
+    for i, (lr, steps) in enumerate(plan):
+        hp = spec.float_hp()
+        hp["lr"] = lr
+        label = f"training {spec.name} lr={lr:g}" + (f" (run {i + 1}/{len(plan)})" if len(plan) > 1 else "")
+        progress = _Progress(label, enabled=not args.quiet)
+        try:
+            record = run_training(spec.name, hp, model=args.model, steps=steps, seed=args.seed,
+                                  backend=args.backend, device=args.device, dtype=args.dtype,
+                                  record_every=args.record_every or max(1, steps // 50), loss=args.loss,
+                                  label_smoothing=args.label_smoothing, batch_size=args.batch_size,
+                                  num_classes=args.num_classes, progress=progress)
+        finally:
+            progress.done()
+        records.append(record)
+        if args.out:
+            path = args.out if len(plan) == 1 else f"{args.out}-run{i + 1}"
+            save_record(record, path)
+        if record.stopped_early or record.diverged_at is not None:
+            break
+    verdict = check_records(records, theory=theory)
+    verdict.details["wall_time_s"] = round(time.perf_counter() - started, 3)
+    if args.plot:
+        plot_verdict(verdict, args.plot)
+    if args.json:
+        print(verdict.to_json(), file=out)
+    else:
+        print(render_verdict(verdict, color=out.isatty() if hasattr(out, "isatty") else False), file=out)
+        if args.plot:
+            print(f"Plot: {args.plot}", file=out)
+        if args.out:
+            print(f"Record(s) saved under {args.out}*.npz / .json", file=out)
+    return verdict
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status (0 verified, 1 refuted, 3 inconclusive/diverged, 2 usage)."""
+    from nctheory.errors import NCTheoryError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.list:
+            print(_list())
+            return 0
+        if args.theorem is not None:
+            if args.name:
+                raise UsageError("give either an optimizer NAME or --theorem NAME, not both")
+            from nctheory.cli.theorem_check import run_theorem_check
+
+            return run_theorem_check(args.theorem, seed=args.seed, as_json=args.json, quiet=args.quiet)
+        if not args.name:
+            raise UsageError("give an optimizer NAME (see --list)")
+        _validate_args(args)
+        verdict = run_check(args)
+    except UsageError as exc:
+        print(f"nctheory.cli.check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NCTheoryError as exc:
+        print(f"nctheory.cli.check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nctheory.cli.check: interrupted", file=sys.stderr)
+        return 130
+    return verdict.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
