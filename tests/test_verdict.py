@@ -237,7 +237,7 @@ def test_a_single_step_size_cannot_establish_a_scaling_law(coupled_runs):
 def test_sign_increments_are_integers_with_the_parity_of_K(decoupled_runs):
     r = decoupled_runs[0]
     spec = resolve_theory(None, r)
-    sigma = sign_increments(r, spec, "decoupled")
+    sigma = sign_increments(r, spec)
     assert np.max(np.abs(sigma - np.rint(sigma))) < 1e-9
     assert np.all((np.rint(sigma).astype(int) - r.num_classes) % 2 == 0)
     assert np.max(np.abs(np.rint(sigma))) <= r.num_classes

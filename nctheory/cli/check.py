@@ -45,9 +45,18 @@ MAX_DEFAULT_STEPS = 50_000
 SIGN_FACTORS = (1, 3, 9)
 PROGRESS_AFTER_S = 2.0
 
-_HP_OPTIONS = (("lr", "learning rate eta"), ("momentum", "momentum mu"), ("dampening", "dampening tau"),
-               ("weight_decay", "weight decay lambda"), ("nu", "QHM's nu"), ("beta1", "beta1 (betas[0])"),
-               ("beta2", "beta2 (betas[1])"), ("eps", "epsilon"))
+
+
+def hyperparameter_options() -> dict:
+    """name -> description of every hyperparameter some registered spec declares (the first
+    declaration of a name gives its description), in registry order."""
+    from nctheory.optimizers import REGISTRY
+
+    out = {}
+    for spec in REGISTRY.values():
+        for h in spec.hyperparameters:
+            out.setdefault(h.name, h.description)
+    return out
 
 
 class UsageError(Exception):
@@ -76,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the registered optimizers and theorems and exit")
     p.add_argument("--theorem", default=None, metavar="NAME",
                    help="prove and numerically check a theorem of THEORY.md instead (NAME or 'all'; see --list)")
-    for hp, text in _HP_OPTIONS:
+    for hp, text in hyperparameter_options().items():
         p.add_argument("--" + hp.replace("_", "-"), dest=hp, type=float, default=None,
                        help=f"{text} (default: the spec's example value)")
     p.add_argument("--model", choices=("ufm", "mlp", "cnn", "gaussian_mlp"), default="ufm")
@@ -157,7 +166,7 @@ def _run_spec(args):
 
     spec = get_spec(args.name)
     values = spec.example_values()
-    for hp, _ in _HP_OPTIONS:
+    for hp in hyperparameter_options():
         given = getattr(args, hp)
         if given is None:
             continue
@@ -169,12 +178,14 @@ def _run_spec(args):
     return spec.with_hparams(**values)
 
 
-def _protocol(kind: str, lr: float, steps):
-    """[(lr_i, steps_i)] for the theory kind (module docstring)."""
-    if kind in ("sign_coupled", "sign_decoupled"):
+def _protocol(protocol: str, lr: float, steps):
+    """[(lr_i, steps_i)] for the theory's derived protocol (module docstring)."""
+    from nctheory.theory.family import PHYSICAL_TIME, STEP_SIZE_SCALING
+
+    if protocol == STEP_SIZE_SCALING:
         base = steps or min(MAX_DEFAULT_STEPS, math.ceil(SIGN_PHYSICAL_TIME / lr))
         return [(lr / f, base * f) for f in SIGN_FACTORS]
-    if kind in ("adaptive_coupled", "adaptive_decoupled"):
+    if protocol == PHYSICAL_TIME:
         return [(lr, steps or min(MAX_DEFAULT_STEPS, math.ceil(ADAPTIVE_PHYSICAL_TIME / lr)))]
     return [(lr, steps or LINEAR_DEFAULT_STEPS)]
 
@@ -206,7 +217,8 @@ def run_check(args, out=None):
     """Everything after parsing: returns the Verdict (raises NCTheoryError on bad input)."""
     out = sys.stdout if out is None else out
     from nctheory.render.report import plot_verdict, render_prediction, render_verdict
-    from nctheory.verdict import check_records, resolve_theory, theory_kind
+    from nctheory.theory.family import family
+    from nctheory.verdict import check_records, resolve_theory
 
     spec = _run_spec(args)
     # a stand-in record for resolving the theory against the run's hyperparameters
@@ -214,7 +226,7 @@ def run_check(args, out=None):
 
     stub = SimpleNamespace(optimizer=spec.name, hparams=spec.float_hp())
     theory = resolve_theory(args.theory, stub)
-    kind = theory_kind(theory)
+    protocol = family(theory).protocol
     if not args.json:
         print(render_prediction(theory, loss=args.loss), file=out)
         if theory.name != spec.name or args.theory:
@@ -224,7 +236,7 @@ def run_check(args, out=None):
 
     from nctheory.runs.training import run_training, save_record
 
-    plan = _protocol(kind, float(spec.values["lr"]), args.steps)
+    plan = _protocol(protocol, float(spec.values["lr"]), args.steps)
     records = []
     started = time.perf_counter()
     for i, (lr, steps) in enumerate(plan):

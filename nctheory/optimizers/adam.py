@@ -7,6 +7,7 @@ Kingma & Ba, ICLR 2015; torch/optim/adam.py.
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import TorchClass
 
 SPEC = OptimizerSpec(
     name="adam",
@@ -15,5 +16,5 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY),
     reference="Kingma & Ba (2015); torch/optim/adam.py",
     examples={"lr": 1e-3, "weight_decay": 5e-2},
-    torch_class="Adam",
+    torch=(TorchClass("torch.optim.Adam", {"amsgrad": False, "decoupled_weight_decay": False}),),
 )

@@ -7,6 +7,7 @@ Loshchilov & Hutter, ICLR 2019; torch/optim/adamw.py (``param.mul_(1 - lr * weig
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import TorchClass
 
 SPEC = OptimizerSpec(
     name="adamw",
@@ -15,5 +16,6 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY),
     reference="Loshchilov & Hutter (2019); torch/optim/adamw.py",
     examples={"lr": 1e-3, "weight_decay": 5e-2},
-    torch_class="AdamW",
+    torch=(TorchClass("torch.optim.AdamW", {"amsgrad": False}),
+           TorchClass("torch.optim.Adam", {"amsgrad": False, "decoupled_weight_decay": True})),
 )

@@ -6,6 +6,7 @@ torch.optim.SGD with ``momentum=0`` (torch/optim/sgd.py). Row sums: s' = (1 - et
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import TorchClass
 
 SPEC = OptimizerSpec(
     name="sgd",
@@ -13,5 +14,5 @@ SPEC = OptimizerSpec(
     chain=(tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.WEIGHT_DECAY),
     reference="Robbins & Monro (1951); torch/optim/sgd.py",
-    torch_class="SGD",
+    torch=(TorchClass("torch.optim.SGD", {"momentum": 0, "nesterov": False}),),
 )

@@ -7,6 +7,7 @@ Polyak, "Some methods of speeding up the convergence of iteration methods" (1964
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import NONZERO, TorchClass
 
 SPEC = OptimizerSpec(
     name="sgd_momentum",
@@ -14,5 +15,5 @@ SPEC = OptimizerSpec(
     chain=(tf.add_decayed_weights, tf.torch_momentum, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
     reference="Polyak (1964); torch/optim/sgd.py",
-    torch_class="SGD",
+    torch=(TorchClass("torch.optim.SGD", {"momentum": NONZERO, "nesterov": False}),),
 )

@@ -9,6 +9,7 @@ from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.errors import HyperparameterError
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import NONZERO, TorchClass
 
 
 def _torch_nesterov_rule(name: str, values: dict) -> None:
@@ -25,5 +26,5 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
     reference="Sutskever et al. (2013); torch/optim/sgd.py",
     constraints=(_torch_nesterov_rule,),
-    torch_class="SGD",
+    torch=(TorchClass("torch.optim.SGD", {"momentum": NONZERO, "nesterov": True}),),
 )

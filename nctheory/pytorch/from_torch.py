@@ -1,17 +1,19 @@
 """``from_torch``: the spec of a real ``torch.optim`` optimizer, its state included.
 
-Mapping (semantics read from torch/optim/sgd.py, adam.py, adamw.py):
-
-* ``SGD`` with ``momentum == 0`` -> ``sgd`` (torch keeps no buffer then);
-  ``momentum > 0`` -> ``sgd_momentum``, or ``sgd_nesterov`` with ``nesterov=True``.
-* ``Adam`` -> ``adam`` (coupled L2 decay; ``decoupled_weight_decay=True`` -> ``adamw``).
-* ``AdamW`` -> ``adamw``.
-* An optimizer built by :mod:`nctheory` itself carries its spec (``nctheory_spec``).
+Every registered spec declares the classes that implement it exactly
+(:mod:`nctheory.theory.torch_mapping`): ``SGD`` with ``momentum == 0`` is plain SGD (torch
+keeps no buffer then), with ``momentum > 0`` heavy ball or, with ``nesterov=True``,
+Nesterov; ``Adam`` is coupled L2 decay (``decoupled_weight_decay=True``: AdamW's spec);
+``AdamW`` decoupled; and whatever a spec added later declares. ``from_torch`` asks every
+registered spec whether the live optimizer is one of its classes, so nothing here knows an
+optimizer by name. An optimizer built by :mod:`nctheory` itself carries its spec
+(``nctheory_spec``).
 
 ``maximize=True`` negates the gradient only; its row sum still vanishes (Lemma 1) and the
-decay is not negated, so the row-sum dynamics are unchanged. ``amsgrad`` has no spec and
-is refused. The momentum buffer of the last layer becomes ``initial_buffers`` (its row
-sums), so that ``predict`` continues from where training is.
+decay is not negated, so the row-sum dynamics are unchanged. Settings that change the
+semantics and have no spec (``amsgrad``) match nothing and are refused with the reason.
+The buffers of the last layer become ``initial_buffers`` (their row sums), so that
+``predict`` continues from where training is.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from nctheory.errors import NCTheoryError
-from nctheory.optimizers import get_spec
 
 
 def _group_for(torch_optimizer, param, group):
@@ -46,27 +47,31 @@ def _scalar(value) -> float:
 
 
 def _spec_and_hparams(torch_optimizer, group):
-    kind = type(torch_optimizer).__name__
+    """The registered spec whose declared torch classes match, and its hyperparameters."""
+    from nctheory.optimizers import REGISTRY
+    from nctheory.theory.torch_mapping import hyperparameters_from_group
+
     spec = getattr(torch_optimizer, "nctheory_spec", None)
     if spec is not None:
         return spec, {name: _scalar(group[name]) for name in spec.hyperparameter_names}
-    if kind == "SGD":
-        hp = {"lr": _scalar(group["lr"]), "weight_decay": _scalar(group["weight_decay"])}
-        if group["momentum"] == 0:
-            return "sgd", hp
-        hp.update(momentum=_scalar(group["momentum"]), dampening=_scalar(group["dampening"]))
-        return ("sgd_nesterov" if group["nesterov"] else "sgd_momentum"), hp
-    if kind in ("Adam", "AdamW"):
-        if group.get("amsgrad", False):
-            raise NCTheoryError(f"torch.optim.{kind} with amsgrad=True has no nctheory spec")
-        beta1, beta2 = (_scalar(b) for b in group["betas"])
-        hp = {"lr": _scalar(group["lr"]), "beta1": beta1, "beta2": beta2,
-              "eps": _scalar(group["eps"]), "weight_decay": _scalar(group["weight_decay"])}
-        decoupled = kind == "AdamW" or group.get("decoupled_weight_decay", False)
-        return ("adamw" if decoupled else "adam"), hp
-    raise NCTheoryError(
-        f"from_torch knows torch.optim.SGD, Adam, AdamW and nctheory's own optimizers; "
-        f"got {type(torch_optimizer).__module__}.{kind}")
+    matches, near = [], []
+    for candidate in REGISTRY.values():
+        for torch_class in candidate.torch:
+            missing = torch_class.mismatches(torch_optimizer, group)
+            if not missing:
+                matches.append(candidate)
+            elif missing != [f"not {torch_class.path}"]:
+                near.append(f"{candidate.name} needs {', '.join(missing)}")
+    kind = f"{type(torch_optimizer).__module__}.{type(torch_optimizer).__name__}"
+    if len(matches) > 1:
+        raise NCTheoryError(f"{kind} matches several specs ({', '.join(m.name for m in matches)}); "
+                            f"their torch mappings overlap")
+    if matches:
+        return matches[0], hyperparameters_from_group(matches[0], group)
+    if near:
+        raise NCTheoryError(f"{kind} with these settings matches no spec: {'; '.join(near)}")
+    known = sorted({tc.path for s in REGISTRY.values() for tc in s.torch})
+    raise NCTheoryError(f"from_torch knows {', '.join(known)} and nctheory's own optimizers; got {kind}")
 
 
 def from_torch(torch_optimizer, param=None, group=None):
@@ -80,7 +85,7 @@ def from_torch(torch_optimizer, param=None, group=None):
     """
     g = _group_for(torch_optimizer, param, group)
     spec, hparams = _spec_and_hparams(torch_optimizer, g)
-    spec = (get_spec(spec) if isinstance(spec, str) else spec).with_hparams(**hparams)
+    spec = spec.with_hparams(**hparams)
     buffer_names = [b for t in spec.chain for b in t.buffers]
     if not spec.is_linear or not buffer_names:
         return spec

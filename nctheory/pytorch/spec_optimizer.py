@@ -8,14 +8,14 @@
   parameter in ``self.state[p]`` under the buffer names torch uses (``momentum_buffer``,
   ``exp_avg``, ``exp_avg_sq``, ``step``), which is what :func:`nctheory.from_torch` reads;
   the attribute ``nctheory_spec`` tells ``from_torch`` which spec it is.
-* :func:`make_optimizer` returns the real ``torch.optim.SGD`` / ``Adam`` / ``AdamW`` where
-  the spec names a ``torch_class`` (so a run exercises the implementation users run), and
-  a SpecOptimizer otherwise (signgd, signgd_decoupled, sgdw_momentum, qhm, lion).
+* :func:`make_optimizer` returns the real optimizer class the spec declares (``spec.torch``:
+  ``torch.optim.SGD`` / ``Adam`` / ``AdamW`` / ...), so a run exercises the implementation
+  users run, and a SpecOptimizer for specs that declare none.
 
 Example::
 
-    opt = make_optimizer(nctheory.optimizer("lion", lr=1e-4, weight_decay=0.5), model.parameters())
-    nctheory.from_torch(opt, param=model.fc.weight)   # -> the lion spec
+    opt = make_optimizer(spec.with_hparams(lr=1e-4, weight_decay=0.5), model.parameters())
+    nctheory.from_torch(opt, param=model.fc.weight)   # -> that spec, its buffers included
 """
 
 from __future__ import annotations
@@ -106,48 +106,18 @@ class SpecOptimizer(torch.optim.Optimizer):
         return f"SpecOptimizer({self.nctheory_spec!r})"
 
 
-def _torch_sgd(params, hp, nesterov):
-    return torch.optim.SGD(params, lr=hp["lr"], momentum=hp.get("momentum", 0.0),
-                           dampening=hp.get("dampening", 0.0), weight_decay=hp["weight_decay"],
-                           nesterov=nesterov)
-
-
-def _torch_adam(cls):
-    def build(params, hp, nesterov):
-        return cls(params, lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"],
-                   weight_decay=hp["weight_decay"])
-
-    return build
-
-
-# spec name -> (builder, nesterov). The SGD entries pin the exact torch semantics:
-# sgd has momentum=0 (torch keeps no buffer), sgd_nesterov has nesterov=True.
-_TORCH_BUILDERS = {
-    "sgd": (_torch_sgd, False),
-    "sgd_momentum": (_torch_sgd, False),
-    "sgd_nesterov": (_torch_sgd, True),
-    "adam": (_torch_adam(torch.optim.Adam), False),
-    "adamw": (_torch_adam(torch.optim.AdamW), False),
-}
-
-
 def make_optimizer(spec: OptimizerSpec, params, prefer_torch: bool = True) -> torch.optim.Optimizer:
     """A torch optimizer for ``spec`` over ``params``.
 
-    With ``prefer_torch`` and a spec whose ``torch_class`` is set, the real
-    ``torch.optim`` class with exactly the spec's hyperparameters: ``SGD(momentum=0)`` for
-    ``sgd``; ``SGD(momentum, dampening)`` for ``sgd_momentum``; ``SGD(nesterov=True)`` for
-    ``sgd_nesterov``; ``Adam`` / ``AdamW`` with ``betas=(beta1, beta2)``, ``eps`` and
-    ``weight_decay``. Otherwise a :class:`SpecOptimizer`.
+    With ``prefer_torch`` and a spec that declares its torch classes (``spec.torch``), the
+    first of them with exactly the spec's hyperparameters and the keywords that pin its
+    variant (:mod:`nctheory.theory.torch_mapping`): ``SGD(momentum=0)`` for plain SGD,
+    ``SGD(nesterov=True)`` for Nesterov, ``Adam`` / ``AdamW`` with ``betas=(beta1, beta2)``.
+    Otherwise a :class:`SpecOptimizer`.
     """
     if not isinstance(spec, OptimizerSpec):
         raise NCTheoryError(f"spec must be an nctheory OptimizerSpec, got {type(spec).__name__}")
     spec.require_values()
-    if prefer_torch and spec.torch_class is not None:
-        if spec.name not in _TORCH_BUILDERS:
-            raise NCTheoryError(
-                f"{spec.name}: torch_class={spec.torch_class!r} but make_optimizer has no mapping "
-                f"for it; use prefer_torch=False")
-        builder, nesterov = _TORCH_BUILDERS[spec.name]
-        return builder(params, spec.float_hp(), nesterov)
+    if prefer_torch and spec.torch:
+        return spec.torch[0].build(spec, params)
     return SpecOptimizer(params, spec)

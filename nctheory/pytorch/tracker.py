@@ -44,8 +44,15 @@ import numpy as np
 
 from nctheory.errors import NCTheoryError
 
-_TRACKED_HPARAMS = ("momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "nu",
-                    "beta1", "beta2")
+
+
+def tracked_keys(spec) -> tuple:
+    """The parameter-group keys whose change mid-run the report must mention: every declared
+    hyperparameter but ``lr`` (recorded per step), by its own and its torch name, and the
+    keys that pin the spec's torch variant (``nesterov``)."""
+    keys = {name for h in spec.hyperparameters if h.name != "lr" for name in (h.name, h.torch_name)}
+    keys |= {key for torch_class in spec.torch for key in torch_class.when}
+    return tuple(sorted(keys))
 
 
 def _resolve_weight(model_or_last_linear, last_layer):
@@ -134,7 +141,7 @@ class Tracker:
 
     def _group_hparams(self) -> dict:
         g = self._group()
-        return {k: _plain(g[k]) for k in _TRACKED_HPARAMS if k in g}
+        return {k: _plain(g[k]) for k in tracked_keys(self.spec) if k in g}
 
     def _snapshot(self):
         import torch

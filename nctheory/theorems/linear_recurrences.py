@@ -33,7 +33,7 @@ import numpy as np
 import sympy as sp
 
 from nctheory.theory.hyperparams import SYMBOLS
-from nctheory.optimizers import get_spec, optimizer
+from nctheory.optimizers import get_spec, optimizer, qhm, sgd, sgd_momentum, sgd_nesterov, sgdw_momentum
 from nctheory.theory.symbolic.analysis import iterate_exact
 from nctheory.theory.symbolic.rowsum import STEP, X
 from nctheory.theorems.algebra import (A_, ETA, LAMBDA, MU, NU, OPEN_UNIT_A, TAU, Region, is_zero_with_square_root, jury_decides,
@@ -91,7 +91,7 @@ _ACC_HYPOTHESES = ("0 < a = eta lambda < 1, where SGD's rate is 1 - a > 0",)
 _MOMENTUM_HYPOTHESES = ("momentum mu >= 0, dampening tau >= 0, nu >= 0 (declared ranges)",)
 
 SGD = RecurrenceClaim(
-    "sgd", "SGD with coupled weight decay", "s' = (1 - a) s",
+    sgd.SPEC.name, "SGD with coupled weight decay", "s' = (1 - a) s",
     update=((1 - a) * S,), first_update=((1 - a) * S,),
     charpoly=X - (1 - a),
     stability=Region("0 < a < 2", (A_, 2 - A_), _POSITIVE_ETA_LAMBDA),
@@ -103,7 +103,7 @@ SGD = RecurrenceClaim(
 )
 
 HEAVY_BALL = RecurrenceClaim(
-    "sgd_momentum", "heavy-ball momentum with dampening, coupled decay",
+    sgd_momentum.SPEC.name, "heavy-ball momentum with dampening, coupled decay",
     "u' = mu u + (1 - tau) lambda s;  s' = s - eta u'  (first step: u' = lambda s)",
     update=(S - ETA * (MU * U + (1 - TAU) * LAMBDA * S), MU * U + (1 - TAU) * LAMBDA * S),
     first_update=(S - ETA * LAMBDA * S, LAMBDA * S),
@@ -120,13 +120,13 @@ HEAVY_BALL = RecurrenceClaim(
     optimal=((1 - SQRT_A) ** 2, 1 - SQRT_A),
     references=(({"lr": 0.1, "weight_decay": 5e-3, "momentum": 0.9}, "0.99475069"),
                 ({"lr": 0.05, "weight_decay": 1e-2, "momentum": 0.8}, "0.99747442")),
-    contrast="sgdw_momentum",
+    contrast=sgdw_momentum.SPEC.name,
     sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
                    "momentum": sp.Rational(9, 10), "dampening": sp.Rational(3, 10)},
 )
 
 NESTEROV = RecurrenceClaim(
-    "sgd_nesterov", "Nesterov momentum (torch's nesterov=True), coupled decay",
+    sgd_nesterov.SPEC.name, "Nesterov momentum (torch's nesterov=True), coupled decay",
     "u' = mu u + (1 - tau) lambda s;  s' = s - eta (lambda s + mu u')  (first step: u' = lambda s)",
     update=(S - ETA * (LAMBDA * S + MU * (MU * U + (1 - TAU) * LAMBDA * S)), MU * U + (1 - TAU) * LAMBDA * S),
     first_update=(S - ETA * (LAMBDA * S + MU * LAMBDA * S), LAMBDA * S),
@@ -143,13 +143,13 @@ NESTEROV = RecurrenceClaim(
     optimal=((1 - SQRT_A) / (1 + SQRT_A), 1 - SQRT_A),
     references=(({"lr": 0.1, "weight_decay": 5e-3, "momentum": 0.9}, "0.99477680"),
                 ({"lr": 0.05, "weight_decay": 1e-2, "momentum": 0.8}, "0.99747958")),
-    contrast="sgd_momentum",
+    contrast=sgd_momentum.SPEC.name,
     sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
                    "momentum": sp.Rational(9, 10), "dampening": 0},
 )
 
 SGDW = RecurrenceClaim(
-    "sgdw_momentum", "SGD momentum with decoupled weight decay (SGDW)",
+    sgdw_momentum.SPEC.name, "SGD momentum with decoupled weight decay (SGDW)",
     "u' = mu u;  s' = (1 - a) s - eta u'  (first step: u' = 0, the gradient's row sum)",
     update=((1 - a) * S - ETA * MU * U, MU * U),
     first_update=((1 - a) * S, sp.Integer(0) * S),
@@ -163,13 +163,13 @@ SGDW = RecurrenceClaim(
     optimal=(None, 1 - A_),
     closed_form=(1 - a) ** STEP * S0,
     references=(({"lr": 0.1, "weight_decay": 5e-3, "momentum": 0.9}, "0.9995"),),
-    contrast="sgd_momentum",
+    contrast=sgd_momentum.SPEC.name,
     sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
                    "momentum": sp.Rational(9, 10), "dampening": sp.Rational(3, 10)},
 )
 
 QHM = RecurrenceClaim(
-    "qhm", "quasi-hyperbolic momentum, coupled decay",
+    qhm.SPEC.name, "quasi-hyperbolic momentum, coupled decay",
     "u' = mu u + (1 - mu) lambda s;  s' = s - eta ((1 - nu) lambda s + nu u')  (b_0 = 0)",
     update=(S - ETA * ((1 - NU) * LAMBDA * S + NU * (MU * U + (1 - MU) * LAMBDA * S)),
             MU * U + (1 - MU) * LAMBDA * S),
@@ -184,7 +184,7 @@ QHM = RecurrenceClaim(
                ((1 - A_) ** 2 - MU * (1 - A_ * (1 - NU)), MU * NU),
                _ACC_HYPOTHESES + _MOMENTUM_HYPOTHESES, {}, OPEN_UNIT_A, source="derived here"),
     ),
-    contrast="sgd_momentum",
+    contrast=sgd_momentum.SPEC.name,
     sample_values={"lr": sp.Rational(1, 10), "weight_decay": sp.Rational(1, 20),
                    "momentum": sp.Rational(9, 10), "nu": sp.Rational(7, 10)},
 )

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from nctheory.optimizers import get_spec
+from nctheory.optimizers import get_spec, qhm, sgd_momentum, sgd_nesterov
 from nctheory.theory.symbolic.rowsum import X
 from nctheory.theorems.algebra import A_, MU, NU, OPEN_UNIT_A, certified_positive, in_terms_of_a
 from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, fact, holds_from, identity, refuted_from
@@ -246,14 +246,14 @@ class OptimalMomentumTheorem(Theorem):
 
 SQRT_A = sp.sqrt(A_)
 HEAVY_BALL = OptimalMomentumTheorem(
-    "sgd_momentum", (1 - SQRT_A) ** 2, 1 - SQRT_A,
+    sgd_momentum.SPEC.name, (1 - SQRT_A) ** 2, 1 - SQRT_A,
     "Polyak, 'Some methods of speeding up the convergence of iteration methods' (1964)")
 NESTEROV = OptimalMomentumTheorem(
-    "sgd_nesterov", (1 - SQRT_A) / (1 + SQRT_A), 1 - SQRT_A,
+    sgd_nesterov.SPEC.name, (1 - SQRT_A) / (1 + SQRT_A), 1 - SQRT_A,
     "Lessard, Recht & Packard, SIAM J. Optim. 26 (2016); Nesterov (1983)")
 _R_QHM = 1 - A_ * (1 - NU)
 QHM = OptimalMomentumTheorem(
-    "qhm", (sp.sqrt(_R_QHM) - A_ * sp.sqrt(NU)) ** 2 / (1 + A_ * NU) ** 2,
+    qhm.SPEC.name, (sp.sqrt(_R_QHM) - A_ * sp.sqrt(NU)) ** 2 / (1 + A_ * NU) ** 2,
     (_R_QHM - A_ * sp.sqrt(NU * _R_QHM)) / (1 + A_ * NU),
     "derived here (the method: Ma & Yarats, 'Quasi-hyperbolic momentum and Adam for deep learning', ICLR 2019)",
     cases=(QHM_OPEN_NU, QHM_NU_ONE), extra_hypotheses=("0 < nu <= 1",))

@@ -93,15 +93,16 @@ class SignDescentBounds(Theorem):
         lambda = 1, 2, 5, 10) but keeps changing at lambda = 0.5 and below, where the parity
         row is undecided (the theorem then claims nothing) and the check inconclusive.
         """
-        from nctheory.optimizers import optimizer
+        from nctheory.optimizers import optimizer, signgd, signgd_decoupled
         from nctheory.runs.training import run_training
         from nctheory.verdict.sign import box_check, integer_check, parity_check
 
         hparams = {"lr": lr, "weight_decay": weight_decay}
-        record = run_training("signgd_decoupled", hparams, model="ufm", steps=steps, seed=seed, record_every=1)
-        spec = optimizer("signgd_decoupled", **hparams)
-        increments, ints = integer_check(record, spec, "decoupled")
-        coupled, _ = integer_check(record, spec, "coupled")
+        spec = optimizer(signgd_decoupled.SPEC.name, **hparams)
+        record = run_training(spec, model="ufm", steps=steps, seed=seed, record_every=1)
+        increments, ints = integer_check(record, spec)
+        # negative control: the coupled chain's derived row sums, s' = s - eta sigma
+        coupled, _ = integer_check(record, optimizer(signgd.SPEC.name, **hparams))
         rows = [Comparison(c.name, c.predicted, c.measured, holds_from(c.status), c.sentence)
                 for c in (increments, box_check(record, spec), parity_check(record, spec, ints))]
         rows.append(Comparison("coupled form s' = s - eta sigma (wrong theory)", "fails", coupled.status,

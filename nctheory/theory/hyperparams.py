@@ -18,19 +18,6 @@ import sympy as sp
 
 from nctheory.errors import HyperparameterError
 
-# One symbol per hyperparameter, shared by every spec, so that expressions derived from
-# different optimizers can be compared and combined.
-SYMBOLS = {
-    "lr": sp.Symbol("eta", positive=True),
-    "weight_decay": sp.Symbol("lambda", nonnegative=True),
-    "momentum": sp.Symbol("mu", nonnegative=True),
-    "dampening": sp.Symbol("tau", nonnegative=True),
-    "nu": sp.Symbol("nu", nonnegative=True),
-    "beta1": sp.Symbol("beta_1", nonnegative=True),
-    "beta2": sp.Symbol("beta_2", nonnegative=True),
-    "eps": sp.Symbol("epsilon", nonnegative=True),
-}
-
 
 @dataclass(frozen=True)
 class Hyperparameter:
@@ -51,10 +38,26 @@ class Hyperparameter:
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    symbol: sp.Symbol | None = None
+    torch_key: str | None = None
+    torch_index: int | None = None
+
+    def __post_init__(self):
+        if self.symbol is None:  # a declaration's own symbol: real, nonnegative when the range says so
+            nonneg = self.low is not None and self.low >= 0
+            object.__setattr__(self, "symbol", sp.Symbol(self.name, real=True, nonnegative=nonneg or None))
 
     @property
-    def symbol(self) -> sp.Symbol:
-        return SYMBOLS[self.name]
+    def torch_name(self) -> str:
+        """The keyword torch.optim uses (``betas`` for beta1 and beta2, which are its items 0 and 1)."""
+        return self.torch_key or self.name
+
+    def from_torch_group(self, group: dict):
+        """This hyperparameter's value in a live torch ``param_group`` (None if absent)."""
+        value = group.get(self.torch_name)
+        if value is not None and self.torch_index is not None:
+            value = value[self.torch_index]
+        return None if value is None else float(value.item() if hasattr(value, "item") else value)
 
     def allowed(self) -> str:
         """The allowed range in interval notation, e.g. ``[0, 1)``."""
@@ -103,15 +106,26 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
-LR = Hyperparameter("lr", "learning rate eta", 0.1, low=0.0, low_open=True)
-WEIGHT_DECAY = Hyperparameter("weight_decay", "weight decay lambda", 5e-3, default=0.0, low=0.0)
-MOMENTUM = Hyperparameter("momentum", "momentum mu; 0 is plain 'sgd', where torch keeps no buffer",
-                          0.9, low=0.0, high=1.0, low_open=True, high_open=True)
+LR = Hyperparameter("lr", "learning rate eta", 0.1, low=0.0, low_open=True,
+                    symbol=sp.Symbol("eta", positive=True))
+WEIGHT_DECAY = Hyperparameter("weight_decay", "weight decay lambda", 5e-3, default=0.0, low=0.0,
+                              symbol=sp.Symbol("lambda", nonnegative=True))
+MOMENTUM = Hyperparameter("momentum", "momentum mu; 0 is plain SGD, where torch keeps no buffer",
+                          0.9, low=0.0, high=1.0, low_open=True, high_open=True,
+                          symbol=sp.Symbol("mu", nonnegative=True))
 DAMPENING = Hyperparameter("dampening", "dampening tau of the momentum buffer", 0.0, default=0.0,
-                            low=0.0, high=1.0)
+                           low=0.0, high=1.0, symbol=sp.Symbol("tau", nonnegative=True))
 NU = Hyperparameter("nu", "quasi-hyperbolic interpolation nu between plain step (0) and momentum (1)",
-                    0.7, default=0.7, low=0.0, high=1.0)
-BETA1 = Hyperparameter("beta1", "first-moment decay beta1 (betas[0])", 0.9, default=0.9, low=0.0, high=1.0, high_open=True)
+                    0.7, default=0.7, low=0.0, high=1.0, symbol=sp.Symbol("nu", nonnegative=True))
+BETA1 = Hyperparameter("beta1", "first-moment decay beta1 (betas[0])", 0.9, default=0.9, low=0.0, high=1.0,
+                       high_open=True, symbol=sp.Symbol("beta_1", nonnegative=True), torch_key="betas",
+                       torch_index=0)
 BETA2 = Hyperparameter("beta2", "second-moment decay beta2 (betas[1])", 0.999, default=0.999,
-                        low=0.0, high=1.0, high_open=True)
-EPS = Hyperparameter("eps", "denominator offset epsilon", 1e-8, default=1e-8, low=0.0)
+                       low=0.0, high=1.0, high_open=True, symbol=sp.Symbol("beta_2", nonnegative=True),
+                       torch_key="betas", torch_index=1)
+EPS = Hyperparameter("eps", "denominator offset epsilon", 1e-8, default=1e-8, low=0.0,
+                     symbol=sp.Symbol("epsilon", nonnegative=True))
+
+#: The shared declarations' symbols by name, so that expressions derived from different
+#: optimizers can be compared and combined (read off the declarations above).
+SYMBOLS = {h.name: h.symbol for h in (LR, WEIGHT_DECAY, MOMENTUM, DAMPENING, NU, BETA1, BETA2, EPS)}

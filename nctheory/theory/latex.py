@@ -17,7 +17,6 @@ import sympy as sp
 from nctheory.theory import ops
 from nctheory.errors import NCTheoryError
 
-_BUFFER_TEX = {"momentum_buffer": "u", "exp_avg": "m", "exp_avg_sq": "v"}
 T = sp.Symbol("t", integer=True, nonnegative=True)
 
 
@@ -43,16 +42,16 @@ def update_equations(spec) -> list:
             if name == "step":
                 symbolic_state[name] = T
             else:
-                symbolic_state[name] = _at(_BUFFER_TEX.get(name, name), "t")
+                symbolic_state[name] = _at(transform.letter(name), "t")
         out, new_state = transform.update(current, weights, symbolic_state, hp, ops.SYMBOLIC)
         replacements = {}
         for name in transform.buffers:
-            new_symbol = _at(_BUFFER_TEX.get(name, name), "t+1")
+            new_symbol = _at(transform.letter(name), "t+1")
             equations.append((new_symbol, new_state[name]))
             replacements[new_state[name]] = new_symbol
             if state.get(name, 0) is None:  # created at the first step (torch's rule)
                 first_value = transform.update(current, weights, state, hp, ops.SYMBOLIC)[1][name]
-                equations.append((_at(_BUFFER_TEX.get(name, name), "1"),
+                equations.append((_at(transform.letter(name), "1"),
                                   first_value.subs(current, sp.Symbol(f"d_{{{index}}}|_{{t=0}}"))))
         out = out.subs(replacements)
         nxt = _at("d", str(index + 1))

@@ -10,8 +10,8 @@ hyperparameters. Everything else is derived from it:
   same step on sympy scalars and applying Lemma 1;
 * the LaTeX of the update rule (:mod:`nctheory.theory.latex`).
 
-Hyperparameters left unset stay symbolic (``eta``, ``lambda``, ``mu``, ...), so
-``optimizer("sgd_momentum").charpoly()`` is the characteristic polynomial in general.
+Hyperparameters left unset stay symbolic (``eta``, ``lambda``, ``mu``, ...), so the
+``charpoly()`` of a spec with nothing set is the characteristic polynomial in general.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class OptimizerSpec:
     """An optimizer: ``W_{t+1} = W_t + chain(G_t)``, with the chain's buffers as state.
 
     Attributes:
-        name: registry name, e.g. ``"sgd_momentum"``.
+        name: registry name (the module's name in :mod:`nctheory.optimizers`); display only --
+            nothing is decided on it, so a renamed copy behaves identically.
         summary: one line for ``--list`` and the appendix.
         chain: the transformations applied in order to the gradient.
         hyperparameters: declarations, in the order torch.optim lists them.
@@ -43,7 +44,9 @@ class OptimizerSpec:
             (Lion's ``betas=(0.9, 0.99)``).
         constraints: extra checks across hyperparameters; each gets the validated values
             and raises :class:`HyperparameterError` with a clear message.
-        torch_class: name of the ``torch.optim`` class with these exact semantics, if any.
+        torch: the optimizer classes with exactly these semantics
+            (:class:`~nctheory.theory.torch_mapping.TorchClass`); the first is built by
+            ``make_optimizer``, all are recognised by ``from_torch``.
         values: exact values for the hyperparameters that have been set.
         initial_buffers: row sums of already initialised buffers, shape (n_buffers, d),
             e.g. read by ``from_torch`` from an optimizer that has stepped; None for a
@@ -58,7 +61,7 @@ class OptimizerSpec:
     examples: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
     constraints: tuple[Callable[[str, dict], None], ...] = ()
-    torch_class: str | None = None
+    torch: tuple = ()
     values: dict = field(default_factory=dict)
     initial_buffers: object = None
 
@@ -106,6 +109,13 @@ class OptimizerSpec:
     def without(self, *names: str) -> "OptimizerSpec":
         """A copy in which the named hyperparameters are symbolic again."""
         return replace(self, values={k: v for k, v in self.values.items() if k not in names})
+
+    @property
+    def family(self):
+        """What the chain implies for the theory (:mod:`nctheory.theory.family`)."""
+        from nctheory.theory.family import family
+
+        return family(self)
 
     def symbols(self) -> dict:
         """Hyperparameter name -> sympy symbol."""

@@ -13,20 +13,48 @@ hyperparameter names to values (floats or sympy symbols); ``ops`` is a namespace
 elementwise functions from :mod:`nctheory.theory.ops`. The same code therefore runs on sympy
 scalars (the symbolic engine, the LaTeX) and on numpy / cupy / torch arrays.
 
-Per-element state arrays are listed in ``buffers``; a buffer whose initial value is
-``None`` is created at the first step, as torch.optim does for the momentum buffer.
+Per-element state arrays are listed in ``buffers``, under the keys torch.optim uses in
+``optimizer.state[p]`` (so :func:`nctheory.from_torch` reads them by these names); a buffer
+whose initial value is ``None`` is created at the first step, as torch.optim does for the
+momentum buffer. ``letters`` gives each buffer its one-letter symbol in formulas.
+
+Every transformation declares its **nature** -- the one fact from which the package
+decides what theory applies (:mod:`nctheory.theory.family`), never from a name:
+
+* :data:`LINEAR`: the output is a homogeneous linear form in (incoming update, weights,
+  buffers) with scalar coefficients, so the row-sum map ``R(X) = 1^T X`` commutes with it
+  (the symbolic engine re-derives this and refuses a false declaration);
+* :data:`ELEMENTWISE`: an entrywise nonlinear map (a sign, a division by a second
+  moment); ``output`` says what is known of its values -- :data:`SIGN_OUTPUT` for
+  ``{-1, 0, 1}`` (integer row sums, sup-norm <= 1: the box and parity bounds), None for
+  unbounded (Adam's ratio);
+* :data:`MATRIX`: a map on the whole matrix (Newton-Schulz orthogonalisation, Shampoo).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+LINEAR = "linear"
+ELEMENTWISE = "elementwise"
+MATRIX = "matrix"
+NATURES = (LINEAR, ELEMENTWISE, MATRIX)
+#: ``output`` of an elementwise transformation whose every entry lies in {-1, 0, 1}.
+SIGN_OUTPUT = "sign"
+
 
 class Transform:
-    """Base class: a stateless transformation with no buffers."""
+    """Base class: a stateless linear transformation with no buffers."""
 
+    nature: str = LINEAR
+    output: str | None = None
     buffers: tuple[str, ...] = ()
+    letters: dict = {}
     hyperparameters: tuple[str, ...] = ()
+
+    def letter(self, buffer: str) -> str:
+        """The buffer's symbol in formulas (``u`` for a momentum buffer), else its name."""
+        return self.letters.get(buffer, buffer)
 
     def init(self, params, ops) -> dict:
         return {}
@@ -56,6 +84,7 @@ class TorchMomentum(Transform):
 
     nesterov: bool = False
     buffers = ("momentum_buffer",)
+    letters = {"momentum_buffer": "u"}
     hyperparameters = ("momentum", "dampening")
 
     def init(self, params, ops) -> dict:
@@ -81,6 +110,7 @@ class QuasiHyperbolicMomentum(Transform):
     """
 
     buffers = ("momentum_buffer",)
+    letters = {"momentum_buffer": "u"}
     hyperparameters = ("momentum", "nu")
 
     def init(self, params, ops) -> dict:
@@ -96,6 +126,9 @@ class QuasiHyperbolicMomentum(Transform):
 class ScaleBySign(Transform):
     """``d <- sign(d)`` (signSGD; Bernstein et al., ICML 2018)."""
 
+    nature = ELEMENTWISE
+    output = SIGN_OUTPUT
+
     def update(self, updates, params, state, hp, ops):
         return ops.sign(updates), state
 
@@ -109,7 +142,9 @@ class ScaleByAdam(Transform):
     With beta1 = beta2 = 0 and eps = 0 this is ``sign(d)`` wherever ``d != 0``.
     """
 
+    nature = ELEMENTWISE
     buffers = ("exp_avg", "exp_avg_sq")
+    letters = {"exp_avg": "m", "exp_avg_sq": "v"}
     hyperparameters = ("beta1", "beta2", "eps")
 
     def init(self, params, ops) -> dict:
@@ -131,7 +166,10 @@ class ScaleByLion(Transform):
     ``c = sign(beta1 m + (1 - beta1) d)``, then ``m <- beta2 m + (1 - beta2) d`` from m = 0.
     """
 
+    nature = ELEMENTWISE
+    output = SIGN_OUTPUT
     buffers = ("exp_avg",)
+    letters = {"exp_avg": "m"}
     hyperparameters = ("beta1", "beta2")
 
     def init(self, params, ops) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from nctheory.errors import NCTheoryError
+from nctheory.theory.family import ADAPTIVE_KIND, LINEAR_KIND, SIGN_KIND, family
 from nctheory.verdict.adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACTION, ADAPTIVE_MIN_PHYSICAL_TIME, check_adaptive
 from nctheory.verdict.linear import TOLERANCES, check_linear
 from nctheory.verdict.noise import NOISE_SAFETY, noise_floor
@@ -68,16 +69,17 @@ def check_records(records, theory=None) -> Verdict:
         r = records[0]
         return Verdict("inconclusive", r.optimizer, dict(r.hparams), reasons=["A run has no step to compare."],
                        theory=spec.name)
-    kind = theory_kind(spec)
-    if kind == "linear":
+    fam = family(spec)
+    kind = fam.name
+    if fam.kind == LINEAR_KIND:
         verdicts = [check_linear(r, th) for r, th in zip(records, theories)]
         worst = min(verdicts, key=lambda v: SEVERITY.index(v.verdict))
         if len(verdicts) > 1:
             worst.details["per_run"] = [v.to_dict() for v in verdicts]
         out = worst
-    elif kind in ("sign_coupled", "sign_decoupled"):
+    elif fam.kind == SIGN_KIND:
         out = check_sign(records, theories, kind)
-    elif kind in ("adaptive_coupled", "adaptive_decoupled"):
+    elif fam.kind == ADAPTIVE_KIND:
         out = check_adaptive(records, theories, kind)
     else:
         r = records[0]

@@ -64,7 +64,7 @@ def check_adaptive(records, theories, kind) -> Verdict:
     for rec, th in zip(records, theories):
         tag = f"[lr={base_lr(rec):g}]" if len(records) > 1 else ""
         if structure is not None:  # lion: the integer increments hold too
-            c, _ = integer_check(rec, th, structure)
+            c, _ = integer_check(rec, th)
             c.name += tag
             checks.append(c)
         steps, rel = nc0_rel_series(rec)

@@ -184,8 +184,11 @@ def _rate_sentences(reasons, theory, predicted_rate, measured_rate, predicted_fi
             text += f"; the same fit on the prediction gives {predicted_fit:.8f}"
         text += ")"
     reasons.append(text + ".")
+    dyn = theory.row_sum_dynamics()
+    buffers_unfed = dyn.matrix.shape[0] > 1 and all(
+        m[i, 0] == 0 for m in (dyn.matrix, dyn.first_matrix) for i in range(1, m.shape[0]))
     why_sgdw = (" (the buffer sees only gradients, whose row sums vanish by Lemma 1, so the momentum mode "
-                "stays at 0)" if theory.name == "sgdw_momentum" else "")
+                "stays at 0)" if buffers_unfed else "")
     if ex_rate is not None and not math.isclose(ex_rate, predicted_rate, rel_tol=1e-12, abs_tol=1e-15):
         reasons.append(
             f"Only modes of rate {ex_rate:.8f} are excited from a fresh optimizer state: the spectral radius "

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from nctheory.errors import NCTheoryError
 from nctheory.verdict.combine import combine, require_decay
 from nctheory.verdict.record import (PLATEAU_FRACTION, base_lr, fmt, machine_eps, nc0_rel_series, plateau, previous_window,
                      recorded_metric, weight_norm_per_step)
@@ -77,22 +78,43 @@ INTEGER_TOLERANCE = {"float64": 1e-6, "float32": 1e-2}
 INTEGER_MAX_RESOLVABLE = 0.05
 
 
-def sign_increments(record, theory, structure: str):
-    """``sigma_t`` with ``s_{t+1} = s_t - eta_t sigma_t`` (coupled) or
-    ``s_{t+1} = (1 - eta_t lambda) s_t - eta_t sigma_t`` (decoupled), the theory's lambda
-    and learning rates; shape (T, d)."""
+def _increment_coefficients(theory, lrs):
+    """``(A_t, B_t, form)``: the derived ``s_{t+1} = A_t s_t + B_t sigma_t`` at each step's lr.
+
+    From :func:`nctheory.theory.symbolic.opaque.opaque_dynamics` with the sign output held
+    opaque: never typed per optimizer. Needs one opaque output and no linear buffer.
+    """
+    import sympy as sp
+
+    from nctheory.theory.symbolic.opaque import opaque_dynamics
+
+    dyn = opaque_dynamics(theory.without("lr"))
+    if dyn.matrix.shape != (1, 1) or len(dyn.opaque) != 1:
+        raise NCTheoryError(f"{theory.name}: the row sums are not s' = A s + B sigma with one sign output")
+    eta = theory.symbols()["lr"]
+    a, b = dyn.matrix[0, 0], dyn.input_matrix[0, 0]
+    if (a.free_symbols | b.free_symbols) - {eta}:
+        theory.require_values()
+    A = np.broadcast_to(np.asarray(sp.lambdify(eta, a, "numpy")(lrs), dtype=np.float64), lrs.shape)
+    B = np.broadcast_to(np.asarray(sp.lambdify(eta, b, "numpy")(lrs), dtype=np.float64), lrs.shape)
+    generic = opaque_dynamics(theory.without(*theory.hyperparameter_names))
+    form = f"s_(t+1) = ({generic.matrix[0, 0]}) s_t + ({generic.input_matrix[0, 0]}) sigma_t"
+    return A, B, form.replace("eta", "eta_t")
+
+
+def sign_increments(record, theory):
+    """``sigma_t = (s_{t+1} - A_t s_t) / B_t``, with the derived coefficients at the theory's
+    hyperparameters and learning rates (coupled SignGD: ``s' = s - eta sigma``; decoupled:
+    ``s' = (1 - eta lambda) s - eta sigma``); shape (T, d)."""
     S = np.asarray(record.row_sums, dtype=np.float64)
     lrs, _ = theory_lrs(record, theory)
-    lam = float(theory.values.get("weight_decay", 0.0))
-    eta = lrs[:, None]
-    if structure == "decoupled":
-        return ((1.0 - eta * lam) * S[:-1] - S[1:]) / eta
-    return (S[:-1] - S[1:]) / eta
+    A, B, _ = _increment_coefficients(theory, lrs)
+    return (S[1:] - A[:, None] * S[:-1]) / B[:, None]
 
 
-def integer_check(record, theory, structure) -> tuple[Check, np.ndarray | None]:
+def integer_check(record, theory) -> tuple[Check, np.ndarray | None]:
     K = record.num_classes
-    sigma = sign_increments(record, theory, structure)
+    sigma = sign_increments(record, theory)
     if sigma.size == 0:
         return Check("sign_increments", "inconclusive", "no step to check"), None
     eps = machine_eps(record)
@@ -104,8 +126,7 @@ def integer_check(record, theory, structure) -> tuple[Check, np.ndarray | None]:
     rounded = np.rint(sigma)
     frac = float(np.max(np.abs(sigma - rounded)))
     within = float(np.max(np.abs(rounded))) <= K
-    form = ("s_{t+1} = s_t - eta_t sigma_t" if structure == "coupled"
-            else "s_{t+1} = (1 - eta_t lambda) s_t - eta_t sigma_t")
+    form = _increment_coefficients(theory, lrs)[2]
     if recon > INTEGER_MAX_RESOLVABLE:
         return Check("sign_increments", "inconclusive",
                      f"the row-sum increments cannot resolve integers in {record.dtype} "
@@ -190,12 +211,14 @@ def box_check(record, theory) -> Check:
 
 def check_sign(records, theories, kind) -> Verdict:
     theory = theories[0]
-    structure = "coupled" if kind == "sign_coupled" else "decoupled"
+    from nctheory.theory.family import family
+
+    structure = family(theory).coupling
     lam = float(theory.values.get("weight_decay", 0.0))
     checks, reasons = [], []
     ints_by_run = []
     for rec, th in zip(records, theories):
-        check, ints = integer_check(rec, th, structure)
+        check, ints = integer_check(rec, th)
         check.name = f"sign_increments[lr={base_lr(rec):g}]"
         checks.append(check)
         ints_by_run.append(ints)

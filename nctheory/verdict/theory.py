@@ -69,38 +69,21 @@ def judged_spec(theory, record):
 
 
 def theory_kind(spec) -> str:
-    if spec.is_linear:
-        return "linear"
-    names = {s.name for s in spec.nonlinear_theory()}
-    if "coupled_sign_neighbourhood" in names:
-        return "sign_coupled"
-    if "parity_lower_bound" in names:
-        return "sign_decoupled"
-    if "adam_nc0_decreases" in names:
-        return "adaptive_coupled"
-    if "adamw_nc0_persists" in names:
-        return "adaptive_decoupled"
-    return "unknown"
+    """The derived family's name ("linear", "sign_coupled", ..., "matrix");
+    see :mod:`nctheory.theory.family`."""
+    from nctheory.theory.family import family
+
+    return family(spec).name
 
 
 def sign_structure(spec) -> str | None:
-    """"coupled" / "decoupled" if the step direction is a sign vector, read off the chain.
+    """"coupled" / "decoupled" if the step direction is sign-valued, read off the chain by
+    :mod:`nctheory.theory.symbolic.opaque` (the weights inside the sign's argument:
+    coupled); None otherwise."""
+    from nctheory.theory.family import family
 
-    The sign-type transform (:class:`~nctheory.theory.transforms.ScaleBySign`,
-    :class:`~nctheory.theory.transforms.ScaleByLion`) before the decay: decoupled
-    (``W' = (1 - eta lambda) W - eta sign(.)``); decay before it: coupled
-    (``W' = W - eta sign(. + lambda W)``).
-    """
-    from nctheory.theory.transforms import AddDecayedWeights, ScaleByLion, ScaleBySign
-
-    kinds = [type(t) for t in spec.chain]
-    sign_at = [i for i, k in enumerate(kinds) if k in (ScaleBySign, ScaleByLion)]
-    if not sign_at:
-        return None
-    decay_at = [i for i, k in enumerate(kinds) if k is AddDecayedWeights]
-    if decay_at and decay_at[0] < sign_at[0]:
-        return "coupled"
-    return "decoupled"
+    fam = family(spec)
+    return fam.coupling if fam.sign_valued else None
 
 
 def theory_lrs(record, theory) -> tuple[np.ndarray, str | None]:

@@ -74,7 +74,7 @@ def optimal_momentum(spec, sample=None) -> OptimalMomentum:
     Recht & Packard 2016). Among the roots of the discriminant in mu, the one in
     ``[0, 1)`` giving the smallest double root ``-a_1 / 2`` is returned, chosen at
     ``sample`` (values for the other symbols; default eta = 1/10, lambda = 1/20 and the
-    spec's set values). Optimality itself is proved in ``proofs/`` for each spec.
+    spec's set values; the other hyperparameters at their declared defaults). Optimality itself is proved in ``proofs/`` for each spec.
     ``beats_sgd`` is False when even that rate is no better than plain SGD's
     ``1 - eta lambda`` (SGDW: rate ``max(1 - eta lambda, mu)``, so every mu <= 1 - eta lambda
     ties and none accelerates).
@@ -93,9 +93,10 @@ def optimal_momentum(spec, sample=None) -> OptimalMomentum:
     _, a1, a0 = poly.all_coeffs()
     disc = sp.factor(a1 ** 2 - 4 * a0)
     candidates = [sp.simplify(c) for c in sp.solve(disc, MU)]
-    point = {ETA: sp.Rational(1, 10), LAMBDA: sp.Rational(1, 20)}
-    point.update({s: 0 for s in (SYMBOLS["dampening"],)})
-    point.update({SYMBOLS["nu"]: sp.Rational(7, 10)})
+    # the other hyperparameters (dampening, nu, ...) at their declared library defaults
+    point = {h.symbol: to_rational(h.default if h.default is not None else h.example)
+             for h in spec.hyperparameters if h.name not in ("lr", "weight_decay", "momentum")}
+    point.update({ETA: sp.Rational(1, 10), LAMBDA: sp.Rational(1, 20)})
     point.update(sample or {})
     best = None
     for cand in candidates:

@@ -77,7 +77,8 @@ def region_map(spec, **grids) -> RegionMap:
     every other hyperparameter must be set on ``spec``. Example::
 
         mu, lr = np.meshgrid(np.linspace(0, 0.999, 1000), np.linspace(1e-3, 1, 1000))
-        region_map(optimizer("sgd_momentum", weight_decay=0.5), momentum=mu, lr=lr)
+        heavy_ball = nctheory.optimizers.sgd_momentum.SPEC
+        region_map(heavy_ball.with_hparams(weight_decay=0.5, dampening=0), momentum=mu, lr=lr)
     """
     unknown = sorted(set(grids) - set(spec.hyperparameter_names))
     if unknown:

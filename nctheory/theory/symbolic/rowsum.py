@@ -30,7 +30,6 @@ WEIGHT_ROW_SUM = sp.Symbol("s")
 GRADIENT_ROW_SUM = sp.Symbol("g")
 STEP = sp.Symbol("t", integer=True, positive=True)
 X = sp.Symbol("x")
-_BUFFER_LETTERS = {"momentum_buffer": "u", "exp_avg": "m", "exp_avg_sq": "v"}
 
 
 def buffer_symbols(spec) -> list[tuple[int, str, sp.Symbol]]:
@@ -38,7 +37,7 @@ def buffer_symbols(spec) -> list[tuple[int, str, sp.Symbol]]:
     out = []
     for index, transform in enumerate(spec.chain):
         for name in transform.buffers:
-            out.append((index, name, sp.Symbol(_BUFFER_LETTERS.get(name, name))))
+            out.append((index, name, sp.Symbol(transform.letter(name))))
     return out
 
 

@@ -99,28 +99,35 @@ NEIGHBOURHOOD = Statement(
 )
 ADAM_EMPIRICAL = Statement(
     "adam_nc0_decreases",
-    "Adam with coupled L2 decay: NC0 decreases towards 0 (slowly); stationary points have NC0 = 0",
+    "Adam and other elementwise-adaptive optimizers with coupled L2 decay: NC0 decreases towards 0 "
+    "(slowly); stationary points have NC0 = 0 (Theorem 2)",
     ("coupled weight decay lambda > 0", "general betas, eps"),
     "checked numerically",
     r"\|W_t^\top \mathbf 1_K\| \to 0 \text{ (empirical)}",
 )
 ADAMW_EMPIRICAL = Statement(
     "adamw_nc0_persists",
-    "AdamW / Lion with decoupled decay: NC0 does not vanish; NC0_rel stays of order one",
+    "AdamW, Lion and other elementwise-adaptive optimizers with decoupled decay: NC0 does not vanish; "
+    "NC0_rel stays of order one",
     ("decoupled weight decay lambda > 0", "general betas, eps"),
     "checked numerically",
     r"\liminf_{t\to\infty} \mathrm{NC0}_{\mathrm{rel}}(W_t) > 0 \text{ (empirical)}",
 )
 
-_BY_SPEC = {
-    "signgd": (NEIGHBOURHOOD,),
-    "signgd_decoupled": (BOX, PARITY),
-    "adam": (ADAM_EMPIRICAL,),
-    "adamw": (ADAMW_EMPIRICAL,),
-    "lion": (BOX, ADAMW_EMPIRICAL),
-}
-
-
 def nonlinear_theory(spec) -> tuple:
-    """The statements that hold for ``spec`` (empty for linear specs)."""
-    return _BY_SPEC.get(spec.name, ())
+    """The statements that hold for ``spec``, chosen by its derived family (empty for linear specs).
+
+    Sign descent: coupled -> the O(eta) neighbourhood; decoupled -> the parity bound.
+    Other elementwise-adaptive chains: coupled -> NC0 decreases (empirical); decoupled ->
+    NC0 persists (empirical). The box bound wherever the derived weight update is
+    ``(1 - eta lambda) W - eta sigma`` with a sign-valued ``sigma``.
+    """
+    from nctheory.theory.family import ADAPTIVE_KIND, COUPLED, SIGN_KIND, family
+
+    fam = family(spec)
+    box = (BOX,) if fam.box_bounded else ()
+    if fam.kind == SIGN_KIND:
+        return (NEIGHBOURHOOD,) if fam.coupling == COUPLED else box + (PARITY,)
+    if fam.kind == ADAPTIVE_KIND:
+        return (ADAM_EMPIRICAL,) if fam.coupling == COUPLED else box + (ADAMW_EMPIRICAL,)
+    return ()
