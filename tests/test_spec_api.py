@@ -9,11 +9,11 @@ import nctheory
 from nctheory.errors import (HyperparameterError, MissingHyperparameterError, NCTheoryError,
                              UnknownOptimizerError)
 
-EXPECTED_NAMES = ["sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm",
-                  "signgd", "signgd_decoupled", "adam", "adamw", "lion"]
+EXPECTED_NAMES = ["adagrad", "adam", "adamw", "lion", "nadam", "qhm", "rmsprop", "rmsprop_centered",
+                  "sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "signgd", "signgd_decoupled"]
 
 
-def test_names_lists_every_registered_optimizer_in_order():
+def test_names_lists_every_registered_optimizer_in_order():  # discovered modules, alphabetical
     assert nctheory.names() == EXPECTED_NAMES
 
 

@@ -121,8 +121,8 @@ def test_several_groups_need_to_be_told_which_holds_the_last_layer():
 
 def test_unknown_torch_optimizer_is_refused():
     p = [torch.nn.Parameter(torch.zeros(2))]
-    with pytest.raises(NCTheoryError, match="RMSprop"):
-        nctheory.from_torch(torch.optim.RMSprop(p))
+    with pytest.raises(NCTheoryError, match="Rprop"):
+        nctheory.from_torch(torch.optim.Rprop(p))
 
 
 def test_optimizer_generated_from_an_unregistered_spec_maps_back_to_it():

@@ -1,20 +1,33 @@
 """The registry: one module per optimizer, each defining ``SPEC``.
 
-Adding an optimizer means adding one small module here and its name to ``_MODULES``.
+Adding an optimizer means adding one small module here -- and nothing else: modules are
+discovered, registered under their module name (which must equal ``SPEC.name``) in
+alphabetical order, and everything else (recurrence, family, verdict, check protocol,
+torch mapping, command-line options, LaTeX) is derived from the spec.
 """
 
 from __future__ import annotations
 
+import pkgutil
 from importlib import import_module
 
-from nctheory.errors import UnknownOptimizerError
+from nctheory.errors import NCTheoryError, UnknownOptimizerError
 from nctheory.theory.spec import OptimizerSpec
 
-_MODULES = ("sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm",
-            "signgd", "signgd_decoupled", "adam", "adamw", "lion")
 
-REGISTRY: dict[str, OptimizerSpec] = {
-    name: import_module(f"{__name__}.{name}").SPEC for name in _MODULES}
+def _discover() -> dict:
+    registry = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+        spec = getattr(import_module(f"{__name__}.{module}"), "SPEC", None)
+        if not isinstance(spec, OptimizerSpec):
+            raise NCTheoryError(f"nctheory.optimizers.{module} must define SPEC, an OptimizerSpec")
+        if spec.name != module:
+            raise NCTheoryError(f"nctheory.optimizers.{module}: SPEC.name is {spec.name!r}, not the module's name")
+        registry[module] = spec
+    return registry
+
+
+REGISTRY: dict[str, OptimizerSpec] = _discover()
 
 
 def names() -> list[str]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nctheory.errors import NCTheoryError
+from nctheory.theory import ops
 
 BACKENDS = ("auto", "torch", "numpy", "cupy")
 DEVICES = ("auto", "cpu", "cuda")
@@ -81,14 +82,11 @@ class Backend:
 
     @property
     def xp(self):
-        """The array module of a numpy / cupy backend."""
-        if self.name == "numpy":
-            return np
-        if self.name == "cupy":
-            import cupy
-
-            return cupy
-        raise NCTheoryError(f"backend {self.name!r} has no array module (it is torch)")
+        """The Array API namespace of a numpy / cupy backend
+        (:func:`nctheory.theory.ops.namespace`; imports cupy for cupy)."""
+        if self.name not in UFM_ONLY:
+            raise NCTheoryError(f"backend {self.name!r} has no array module (it is torch)")
+        return ops.namespace(self.name)
 
     @property
     def label(self) -> str:

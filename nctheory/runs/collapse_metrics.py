@@ -38,17 +38,13 @@ import math
 import numpy as np
 
 from nctheory.errors import NCTheoryError
+from nctheory.theory import ops
 from nctheory.runs.nc0 import nc0, nc0_rel
 
 
 def to_numpy(x, name: str = "array") -> np.ndarray:
-    """A float64 (or int64 for labels) numpy copy of a numpy / torch / cupy array."""
-    module = type(x).__module__.split(".")[0]
-    if module == "torch":
-        x = x.detach().cpu().numpy()
-    elif module == "cupy":
-        x = x.get()
-    arr = np.asarray(x)
+    """A numpy array on the host of a numpy / torch / cupy array (:func:`nctheory.theory.ops.to_numpy`)."""
+    arr = ops.to_numpy(x)
     if arr.dtype == object:
         raise NCTheoryError(f"{name} must be numeric, got dtype object")
     return arr

@@ -12,11 +12,12 @@ import math
 import numpy as np
 
 from nctheory.errors import NCTheoryError
+from nctheory.theory import ops
 
 
 def _as_matrix(W, name: str = "W"):
     """``W`` as a 2-D numpy array or torch tensor, checked."""
-    if type(W).__module__.split(".")[0] == "torch":
+    if ops.library(W) == "torch":
         if W.ndim != 2:
             raise NCTheoryError(f"{name} must be a 2-D matrix (K classes x d features), got shape {tuple(W.shape)}")
         return W.detach()

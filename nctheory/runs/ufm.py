@@ -19,9 +19,9 @@ other rows), ``grad_b = 1^T dL/dZ``. For cross-entropy every row of dL/dZ sums t
 ``1_K^T grad_W = 0`` (Lemma 1); for the squared error it does not.
 
 The code is written once against the array API shared by numpy and cupy: the namespace
-comes from the arrays (:func:`array_namespace`), and cupy is imported only when the arrays
-are cupy arrays. Weight decay, when the optimizer has it, applies to every block (W, H and
-b): that is the UFM with decay on both W and H. The step is the spec's own ``spec.step``
+comes from the arrays (:func:`nctheory.theory.ops.array_namespace`, array-api-compat), and
+cupy is imported only when the arrays are cupy arrays. Weight decay, when the optimizer has
+it, applies to every block (W, H and b): that is the UFM with decay on both W and H. The step is the spec's own ``spec.step``
 with :func:`nctheory.theory.ops.for_array`. Initialisation is drawn on the host from a seeded
 numpy Generator, so numpy, cupy and torch runs start from identical arrays.
 """
@@ -34,18 +34,10 @@ import numbers
 import numpy as np
 
 from nctheory.theory import ops as ops_module
+from nctheory.theory.ops import array_namespace  # the one array-library dispatch
 from nctheory.errors import NCTheoryError
 
 LOSS_NAMES = ("cross_entropy", "label_smoothing", "mse")
-
-
-def array_namespace(x):
-    """numpy or cupy, whichever ``x`` belongs to (cupy imported only for cupy arrays)."""
-    if type(x).__module__.split(".")[0] == "cupy":
-        import cupy
-
-        return cupy
-    return np
 
 
 def init_ufm(num_classes: int, samples_per_class: int, dim: int, *, seed: int = 0,

@@ -219,12 +219,22 @@ class OptimizerSpec:
 
         return closed_form(self, s0=s0, t=t)
 
-    def transition_product(self, lrs, buffers_initialised: bool = False) -> sp.Matrix:
+    def transition_product(self, lrs=None, buffers_initialised: bool = False, schedules=None,
+                           steps=None) -> sp.Matrix:
+        """Exact ``A_{T-1} ... A_0`` under per-step hyperparameters; see
+        :func:`nctheory.theory.symbolic.analysis.transition_product`."""
         from nctheory.theory.symbolic.analysis import transition_product
 
-        return transition_product(self, lrs, buffers_initialised=buffers_initialised)
+        return transition_product(self, lrs, buffers_initialised=buffers_initialised, schedules=schedules,
+                                  steps=steps)
 
-    def predict(self, s0, steps: int, lr_schedule=None, buffers0=None, loss=None):
+    def transitions(self, steps: int, schedules=None, buffers_initialised: bool = False, exact: bool = True):
+        """The transition ``A_t`` of each step; see :func:`nctheory.theory.symbolic.schedules.transitions`."""
+        from nctheory.theory.symbolic.schedules import transitions
+
+        return transitions(self, steps, schedules, buffers_initialised=buffers_initialised, exact=exact)
+
+    def predict(self, s0, steps: int, lr_schedule=None, buffers0=None, loss=None, schedules=None):
         """Predicted row sums, shape ``(steps + 1, d)``; see :func:`nctheory.theory.predict.predict`.
 
         ``buffers0`` defaults to :attr:`initial_buffers` (set by ``from_torch``).
@@ -233,7 +243,8 @@ class OptimizerSpec:
 
         if buffers0 is None:
             buffers0 = self.initial_buffers
-        return predict(self, s0, steps, lr_schedule=lr_schedule, buffers0=buffers0, loss=loss)
+        return predict(self, s0, steps, lr_schedule=lr_schedule, buffers0=buffers0, loss=loss,
+                       schedules=schedules)
 
     def nonlinear_theory(self):
         """For sign-based / adaptive specs: the statements THEORY.md section 4 gives."""

@@ -3,7 +3,8 @@
 Everything here starts from :func:`nctheory.theory.symbolic.rowsum.row_sum_dynamics` (derived
 from the spec by Lemma 1) and stays exact: conditions are polynomial inequalities
 (Schur-Cohn), optimal momenta are roots of the discriminant, the closed form is fitted in
-exact arithmetic, and a learning-rate schedule is a product of exact matrices.
+exact arithmetic, and a schedule of any hyperparameter is a product of exact per-step
+matrices ``A_t`` (:mod:`nctheory.theory.symbolic.schedules`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from nctheory.errors import NCTheoryError
 from nctheory.theory.hyperparams import SYMBOLS, to_rational
 from nctheory.theory.symbolic.radicals import is_zero_with_square_root
 from nctheory.theory.symbolic.rowsum import STEP, X, row_sum_dynamics
+from nctheory.theory.symbolic.schedules import merge_lr_schedule, transitions
 from nctheory.theory.symbolic.schur_cohn import Conditions, schur_cohn_inequalities
 
 ETA, LAMBDA, MU = SYMBOLS["lr"], SYMBOLS["weight_decay"], SYMBOLS["momentum"]
@@ -128,17 +130,18 @@ class ClosedForm:
         return sp.simplify(self.expression.subs(self.t, step))
 
 
-def iterate_exact(spec, s0, steps: int, lrs=None, buffers0=None) -> list:
-    """Row sums s_0..s_steps by iterating the exact matrices (torch's first-step rule)."""
-    dyn = row_sum_dynamics(spec)
-    n = len(dyn.state)
+def iterate_exact(spec, s0, steps: int, lrs=None, buffers0=None, schedules=None) -> list:
+    """Row sums s_0..s_steps by iterating the exact per-step matrices ``A_t`` (torch's first-step rule).
+
+    ``schedules`` gives hyperparameters per step (:mod:`nctheory.theory.symbolic.schedules`);
+    ``lrs`` is the shorthand for ``schedules={"lr": lrs}``. ``buffers0``: row sums of
+    already initialised buffers (then every step uses ``A(h_t; initialised)``).
+    """
+    schedules = merge_lr_schedule(spec, schedules, lrs, "lrs")
+    n = len(row_sum_dynamics(spec.without(*(schedules or {}))).state)
     state = sp.Matrix([s0] + list(buffers0 if buffers0 is not None else [0] * (n - 1)))
     out = [state[0]]
-    for step in range(steps):
-        first = step == 0 and buffers0 is None
-        matrix = dyn.first_matrix if first else dyn.matrix
-        if lrs is not None:
-            matrix = matrix.subs(ETA, to_rational(lrs[step]) if isinstance(lrs[step], float) else lrs[step])
+    for matrix in transitions(spec, steps, schedules, buffers_initialised=buffers0 is not None):
         state = (matrix * state).applyfunc(sp.expand)
         out.append(state[0])
     return out
@@ -197,16 +200,28 @@ def _solved_coefficients(basis, t, iterates, start):
     return [solution.get(c, c) for c in coefficients]
 
 
-def transition_product(spec, lrs, buffers_initialised: bool = False) -> sp.Matrix:
-    """``A(eta_{T-1}) ... A(eta_1) A_first(eta_0)``: the exact map x_0 -> x_T under a schedule.
+def transition_product(spec, lrs=None, buffers_initialised: bool = False, schedules=None, steps=None,
+                       lr_schedule=None) -> sp.Matrix:
+    """``A_{T-1} ... A_1 A_0``: the exact map x_0 -> x_T under per-step hyperparameters.
 
-    ``lrs`` are the learning rates used at steps 0..T-1 (floats are read as the decimal
-    the user wrote, ``0.1 -> 1/10``). With ``buffers_initialised`` every step uses A.
+    ``A_t = A(h_t; initialised_t)`` (:mod:`nctheory.theory.symbolic.schedules`): the first
+    factor is ``A_first(h_0)`` (torch's ``b_1 = d_0``) unless ``buffers_initialised``.
+    ``schedules`` maps hyperparameter names to sequences or callables ``t -> value``;
+    ``lrs`` (or ``lr_schedule``) is the shorthand for ``schedules={"lr": lrs}``. Floats
+    are read as the decimal the user wrote (``0.1 -> 1/10``). ``steps`` defaults to the
+    length of the sequences given (they must agree); callables need it.
     """
-    dyn = row_sum_dynamics(spec.without("lr"))
-    product = sp.eye(len(dyn.state))
-    for step, lr in enumerate(lrs):
-        lr = to_rational(lr) if isinstance(lr, float) else sp.Rational(lr)
-        matrix = dyn.first_matrix if (step == 0 and not buffers_initialised) else dyn.matrix
-        product = matrix.subs(ETA, lr) * product
+    if lrs is not None and lr_schedule is not None:
+        raise NCTheoryError(f"{spec.name}: give the learning rates once, as lrs or as lr_schedule")
+    schedules = merge_lr_schedule(spec, schedules, lrs if lrs is not None else lr_schedule, "lrs")
+    if steps is None:
+        lengths = {len(v) for v in (schedules or {}).values() if not callable(v) and hasattr(v, "__len__")}
+        if len(lengths) != 1:
+            raise NCTheoryError(
+                f"{spec.name}: transition_product needs steps= when no schedule is a sequence or the "
+                f"sequences differ in length (lengths: {sorted(lengths)})")
+        steps = lengths.pop()
+    product = sp.eye(len(row_sum_dynamics(spec.without(*(schedules or {}))).state))
+    for matrix in transitions(spec, steps, schedules, buffers_initialised=buffers_initialised):
+        product = matrix * product
     return product.applyfunc(sp.expand)

@@ -145,6 +145,10 @@ class RowSumDynamics:
     matrix: sp.Matrix
     first_matrix: sp.Matrix
 
+    def transition(self, initialised: bool = True) -> sp.Matrix:
+        """``matrix`` (buffers hold values) or ``first_matrix`` (fresh state, torch's ``b_1 = d_0``)."""
+        return self.matrix if initialised else self.first_matrix
+
     def charpoly(self, x: sp.Symbol | None = None) -> sp.Expr:
         x = X if x is None else x
         return self.matrix.charpoly(x).as_expr()
@@ -241,6 +245,37 @@ def row_sum_dynamics(spec, loss=None) -> RowSumDynamics:
         _BOUND_CACHE[key] = (state, matrix.subs(sub).applyfunc(sp.factor), first.subs(sub).applyfunc(sp.factor))
     state, matrix, first = _BOUND_CACHE[key]
     return RowSumDynamics(spec, state, matrix, first)
+
+
+def general_transition(spec, initialised: bool, loss=None) -> sp.Matrix:
+    """``A(h; initialised)``: one step's transition with every hyperparameter a symbol.
+
+    ``initialised=False`` is the first step from a fresh optimizer state (torch's
+    ``b_1 = d_0``), ``True`` every step whose buffers already hold values. The entries are
+    rational functions of the hyperparameter symbols and, for a chain whose transforms read
+    their step counter, of :data:`STEP` (the 1-based index of the step being taken). This is
+    the object schedules evaluate: ``A_t = A(h_t; initialised_t)`` at ``STEP = t + 1``.
+    """
+    dyn = row_sum_dynamics(spec.without(*spec.hyperparameter_names), loss=loss)
+    return dyn.matrix if initialised else dyn.first_matrix
+
+
+def transition_at(spec, step_index: int, values=None, initialised: bool = True) -> sp.Matrix:
+    """The exact transition ``A_t`` of step ``t = step_index`` (0-based) given its hyperparameters.
+
+    ``values`` maps hyperparameter names to that step's values (exact numbers or sympy
+    expressions); names it omits take the spec's values, or stay symbolic if unset. The
+    step index enters only through :data:`STEP` (``STEP = step_index + 1``), so a spec
+    whose transition depends on ``t`` -- e.g. modulo a period, as Lookahead's
+    synchronisation every k steps does -- needs nothing beyond its chain (see
+    :mod:`nctheory.theory.symbolic.schedules`).
+    """
+    general = general_transition(spec, initialised)
+    symbols = spec.symbols()
+    sub = {symbols[name]: value for name, value in {**spec.values, **(values or {})}.items()}
+    if STEP in general.free_symbols:
+        sub[STEP] = sp.Integer(step_index) + 1
+    return general.subs(sub)
 
 
 def require_numeric(spec, expr, what: str) -> None:
