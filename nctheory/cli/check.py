@@ -116,7 +116,10 @@ def _list() -> str:
     from nctheory.cli.theorem_check import list_theorems
 
     width = max(len(n) for n in REGISTRY)
-    optimizers = "\n".join(f"{name.ljust(width)}  {spec.summary}" for name, spec in REGISTRY.items())
+    # grouped by the family derived from each chain: linear, sign, adaptive, matrix
+    order = {"linear": 0, "sign": 1, "adaptive": 2, "matrix": 3}
+    ranked = sorted(REGISTRY.items(), key=lambda item: (order[item[1].family.kind], item[0]))
+    optimizers = "\n".join(f"{name.ljust(width)}  [{spec.family.name}] {spec.summary}" for name, spec in ranked)
     return f"Optimizers (python -m nctheory.check NAME):\n{optimizers}\n\n" \
            f"Theorems (python -m nctheory.check --theorem NAME):\n{list_theorems()}"
 

@@ -137,7 +137,9 @@ class RowSumDynamics:
 
     ``first_matrix`` is the transition of the first step from a fresh optimizer state
     (torch's ``b_1 = d_0``); ``matrix`` every later one. Entries are exact: symbolic in
-    hyperparameters left unset, rationals for those set.
+    hyperparameters left unset, rationals for those set. This is the constant-
+    hyperparameter case of ``A_t = A(h_t; initialised_t)`` (:func:`general_transition`,
+    :func:`transition_at`; schedules: :mod:`nctheory.theory.symbolic.schedules`).
     """
 
     spec: object

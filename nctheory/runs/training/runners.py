@@ -1,0 +1,252 @@
+"""The runners: one object per kind of run that steps the optimizer and reads the last layer.
+
+A runner holds the model, the data and the optimizer state on its backend and offers what the
+loop (:mod:`nctheory.runs.training.loop`) needs: ``step(lr, rows)`` (one optimizer step on
+the minibatch ``rows``, returning the loss at the weights before it), ``row_sum()``
+(``W^T 1_K`` on the device), ``finite_mask`` (which steps stayed finite, one host
+synchronisation), ``metrics()`` (NC0..NC4, loss and accuracy on the host, None when
+non-finite) and ``empty`` (device buffers).
+
+* :class:`ArrayUFMRunner` -- the UFM on numpy / cupy: analytic gradients and ``spec.step``.
+* :class:`TorchUFMRunner` -- the UFM with torch tensors (the same initial arrays) and a torch
+  optimizer from :func:`nctheory.pytorch.spec_optimizer.make_optimizer` (the real
+  ``torch.optim`` class where the spec names one, else ``SpecOptimizer``).
+* :class:`TorchNetworkRunner` -- an MLP, a CNN or the user's module, by autograd.
+
+:func:`make_runner` builds the one a spec and a :class:`~nctheory.runs.training.config.RunConfig`
+ask for.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from nctheory.errors import NCTheoryError
+from nctheory.runs.backends import Backend
+from nctheory.runs.collapse_metrics import nc_metrics, to_numpy
+from nctheory.runs.training.config import DEFAULT_WIDTH, RunConfig
+from nctheory.runs.ufm import UFM, init_ufm, loss_value
+
+
+class ArrayUFMRunner:
+    """UFM on numpy / cupy: analytic gradients and ``spec.step``."""
+
+    def __init__(self, spec, backend: Backend, sizes: dict, seed: int, loss: str, eps: float, bias: bool):
+        self.xp = backend.xp
+        self.spec = spec
+        self.ufm = UFM(sizes["num_classes"], sizes["samples_per_class"], sizes["dim"], xp=self.xp,
+                       seed=seed, bias=bias, dtype=backend.numpy_dtype, loss=loss, label_smoothing=eps)
+        self.state = self.ufm.init_state(spec)
+        self.base_hp = spec.float_hp()
+        self.num_samples = self.ufm.y_host.size
+        self.dim = sizes["dim"]
+        self.implementation = f"spec.step/{backend.name}"
+
+    def empty(self, *shape):
+        return self.xp.empty(shape, dtype=self.xp.float64)
+
+    def row_sum(self):
+        return self.ufm.row_sum()
+
+    def step(self, lr: float, rows):
+        if rows is not None:
+            rows = self.xp.asarray(rows)
+        value, self.state = self.ufm.step(self.spec, self.state, {**self.base_hp, "lr": lr}, rows)
+        return value
+
+    def finite_mask(self, losses, rows):
+        xp = self.xp
+        return to_numpy(xp.isfinite(losses) & xp.isfinite(rows).all(axis=1)).astype(bool)
+
+    def metrics(self) -> dict | None:
+        p = {k: to_numpy(v).astype(np.float64) for k, v in self.ufm.params.items()}
+        if not all(np.isfinite(v).all() for v in p.values()):
+            return None
+        # the same formulas, on host float64 copies
+        value, Z = loss_value(p, self.ufm.y_host, self.ufm.loss, self.ufm.label_smoothing)
+        out = nc_metrics(p["W"], p["H"], self.ufm.y_host, p.get("b"), self.ufm.num_classes)
+        out["loss"] = float(value)
+        out["accuracy"] = float(np.mean(Z.argmax(1) == self.ufm.y_host))
+        return out
+
+
+class TorchRunner:
+    """Any model on torch: autograd and a torch optimizer from :func:`make_optimizer`."""
+
+    def __init__(self, spec, backend: Backend, loss: str, eps: float, num_classes: int,
+                 prefer_torch: bool):
+        import torch
+
+        self.torch = torch
+        self.device, self.dtype = backend.torch_device, backend.torch_dtype
+        self.loss_name, self.eps, self.num_classes = loss, eps, num_classes
+        self.spec, self.prefer_torch = spec, prefer_torch
+
+    def _make_optimizer(self, params):
+        from nctheory.pytorch.spec_optimizer import make_optimizer
+
+        self.optimizer = make_optimizer(self.spec, params, prefer_torch=self.prefer_torch)
+        cls = type(self.optimizer)
+        self.implementation = ("nctheory.SpecOptimizer" if cls.__module__.startswith("nctheory")
+                               else f"torch.optim.{cls.__name__}")
+
+    def loss_fn(self, Z, y):
+        F = self.torch.nn.functional
+        if self.loss_name == "mse":
+            onehot = F.one_hot(y, self.num_classes).to(Z.dtype)
+            return ((Z - onehot) ** 2).sum(1).mean()
+        return F.cross_entropy(Z, y, label_smoothing=self.eps)
+
+    def empty(self, *shape):
+        return self.torch.empty(shape, dtype=self.torch.float64, device=self.device)
+
+    def row_sum(self):
+        return self.W.detach().sum(0)
+
+    def step(self, lr: float, rows):
+        torch = self.torch
+        if rows is not None:
+            rows = torch.as_tensor(rows, device=self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        value = self.batch_loss(rows)
+        value.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        return value.detach()
+
+    def finite_mask(self, losses, rows):
+        torch = self.torch
+        return (torch.isfinite(losses) & torch.isfinite(rows).all(dim=1)).cpu().numpy().astype(bool)
+
+    def metrics(self) -> dict | None:
+        torch = self.torch
+        with torch.no_grad():
+            H, Z = self.features_and_logits()
+            if not (bool(torch.isfinite(H).all()) and bool(torch.isfinite(Z).all())
+                    and bool(torch.isfinite(self.W).all())):
+                return None
+            value = float(self.loss_fn(Z, self.y))
+            accuracy = float((Z.argmax(1) == self.y).double().mean())
+        b = None if self.b is None else self.b.detach()
+        out = nc_metrics(self.W.detach(), H, self.y, b, self.num_classes)
+        out["loss"], out["accuracy"] = value, accuracy
+        return out
+
+
+class TorchUFMRunner(TorchRunner):
+    """UFM with torch tensors: the same initial arrays as the numpy UFM."""
+
+    def __init__(self, spec, backend, sizes, seed, loss, eps, bias, prefer_torch):
+        super().__init__(spec, backend, loss, eps, sizes["num_classes"], prefer_torch)
+        torch = self.torch
+        host, y = init_ufm(sizes["num_classes"], sizes["samples_per_class"], sizes["dim"], seed=seed,
+                           bias=bias, dtype=np.float64)
+        make = lambda a: torch.tensor(a, dtype=self.dtype, device=self.device).requires_grad_()  # noqa: E731
+        self.W, self.H = make(host["W"]), make(host["H"])
+        self.b = make(host["b"]) if bias else None
+        self.y = torch.as_tensor(y, device=self.device)
+        self.num_samples, self.dim = y.size, sizes["dim"]
+        self._make_optimizer([p for p in (self.W, self.H, self.b) if p is not None])
+
+    def logits(self, rows=None):
+        H = self.H if rows is None else self.H[rows]
+        Z = H @ self.W.T
+        return Z if self.b is None else Z + self.b
+
+    def batch_loss(self, rows):
+        return self.loss_fn(self.logits(rows), self.y if rows is None else self.y[rows])
+
+    def features_and_logits(self):
+        return self.H.detach(), self.logits().detach()
+
+
+class TorchNetworkRunner(TorchRunner):
+    """A network (MLP, CNN or the user's module) on inputs X with labels y."""
+
+    def __init__(self, spec, backend, net, X, y, num_classes, loss, eps, last_layer, prefer_torch):
+        from nctheory.runs.models import find_last_linear
+
+        super().__init__(spec, backend, loss, eps, num_classes, prefer_torch)
+        torch = self.torch
+        self.net = net.to(device=self.device, dtype=self.dtype)
+        layer = find_last_linear(self.net, last_layer)
+        if layer.out_features != num_classes:
+            raise NCTheoryError(
+                f"last_layer: the classifier layer has out_features={layer.out_features} but the "
+                f"data have num_classes={num_classes}")
+        self.layer, self.W, self.b = layer, layer.weight, layer.bias
+        self.X = torch.as_tensor(X).to(device=self.device, dtype=self.dtype)
+        self.y = torch.as_tensor(y).to(device=self.device, dtype=torch.long)
+        self.num_samples, self.dim = int(self.X.shape[0]), layer.in_features
+        self._make_optimizer(self.net.parameters())
+
+    def batch_loss(self, rows):
+        if rows is None:
+            return self.loss_fn(self.net(self.X), self.y)
+        return self.loss_fn(self.net(self.X[rows]), self.y[rows])
+
+    def features_and_logits(self):
+        from nctheory.runs.models import penultimate_features
+
+        training = self.net.training
+        self.net.eval()
+        try:
+            H, Z = penultimate_features(self.net, self.X, self.layer)
+        finally:
+            self.net.train(training)
+        return H, Z
+
+
+# ---------------------------------------------------------------------- building one
+def dataset_arrays(config: RunConfig, dtype: str):
+    """``(X, y, K, description)`` of a network model's data (checked)."""
+    from nctheory.runs.data import Dataset, check_user_tensors, gaussian_mixture, load_digits_data
+
+    data, num_classes = config.data, config.num_classes
+    if data is None:
+        if config.model == "gaussian_mlp":
+            sizes = config.gaussian_sizes()
+            d = gaussian_mixture(sizes["num_classes"], sizes["dim"], sizes["samples_per_class"],
+                                 seed=config.seed, dtype=dtype)
+        else:
+            d = load_digits_data(dtype=dtype, seed=0)  # the same fixed split for every run seed
+        return d.X, d.y, d.num_classes, d.name
+    if isinstance(data, Dataset):
+        X, y, name = data.X, data.y, data.name
+        num_classes = num_classes or data.num_classes
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        (X, y), name = data, "user"
+    else:
+        raise NCTheoryError("data must be a nctheory.runs.data.Dataset or a pair (X, y)")
+    X, y, K = check_user_tensors(X, y, num_classes)
+    return X, y, K, name
+
+
+def make_runner(spec, target: Backend, config: RunConfig):
+    """``(runner, K, description)``: the runner for ``config.model`` on ``target``, the
+    number of classes, and the sizes and data description a record keeps as ``config``."""
+    loss, eps = config.loss, config.label_smoothing
+    if config.model == "ufm":
+        sizes = config.ufm_sizes()
+        if target.name == "torch":
+            runner = TorchUFMRunner(spec, target, sizes, config.seed, loss, eps, config.bias, config.prefer_torch)
+        else:
+            runner = ArrayUFMRunner(spec, target, sizes, config.seed, loss, eps, config.bias)
+        return runner, sizes["num_classes"], {**sizes, "bias": config.bias}
+    from nctheory.runs.models import build_model
+
+    X, y, K, data_name = dataset_arrays(config, target.dtype)
+    if config.model == "user":
+        net = copy.deepcopy(config.user_model)
+    else:
+        in_features = int(np.prod(tuple(X.shape[1:])))
+        if config.model == "cnn" and in_features != 64:
+            raise NCTheoryError(f"model='cnn' is for 8x8 images (64 features), got {in_features} features")
+        net = build_model(config.model, in_features, K, width=config.width, dtype=target.torch_dtype)
+    runner = TorchNetworkRunner(spec, target, net, X, y, K, loss, eps, config.last_layer, config.prefer_torch)
+    description = dict(num_classes=K, dim=runner.dim, num_samples=runner.num_samples, data=data_name,
+                       width=None if config.model == "user" else (config.width or DEFAULT_WIDTH))
+    return runner, K, description
