@@ -122,7 +122,7 @@ def test_bad_arguments_are_named():
         track(model, opt, last_layer="fc")
     with pytest.raises(NCTheoryError, match="no optimizer step"):
         track(model, opt).verdict()
-    rms = torch.optim.RMSprop(model.parameters(), lr=0.1)
+    rms = torch.optim.Rprop(model.parameters(), lr=0.1)  # no spec matches it
     with pytest.raises(NCTheoryError, match="from_torch knows"):
         track(model, rms)
 

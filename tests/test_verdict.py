@@ -16,7 +16,9 @@ import nctheory
 from nctheory.errors import NCTheoryError, UnknownOptimizerError
 from nctheory.runs.training import TrainingRecord, run_training
 from nctheory.verdict import (ADAMW_MIN_END_FRACTION, TOLERANCES, Verdict, check_record, check_records,
-                              excited_rate, noise_floor, parse_theory, resolve_theory, sign_increments)
+                              excited_rate, noise_floor, resolve_theory, sign_increments)
+from nctheory.cli.exit_codes import exit_code
+from nctheory.theory.designator import parse_theory
 
 from _loops import tracked_run
 
@@ -42,14 +44,14 @@ def synthetic(spec, steps=200, d=6, K=5, seed=0, w_fro=3.0, dtype="float64", lrs
 def test_exact_trajectory_is_verified_and_a_perturbed_one_refuted():
     spec = nctheory.optimizer("sgd_momentum", **HB)
     v = check_record(synthetic(spec))
-    assert v.verdict == "verified" and v.exit_code == 0
+    assert v.verdict == "verified" and exit_code(v) == 0
     assert v.max_rel_error < 1e-13 and v.tolerance == TOLERANCES["float64"] == 1e-9
     assert v.predicted_rate == pytest.approx(spec.rate(), abs=0)
     assert v.measured_rate == pytest.approx(spec.rate(), rel=1e-6)  # the fit sees a transient too
     assert v.measured_rate == pytest.approx(v.details["predicted_fitted_rate"], rel=1e-12)
     # a relative perturbation of 1e-7 at every step is far above the noise floor: refuted
     bad = check_record(synthetic(spec, noise=1e-7))
-    assert bad.verdict == "refuted" and bad.exit_code == 1
+    assert bad.verdict == "refuted" and exit_code(bad) == 1
     assert 1e-8 < bad.max_rel_error < 1e-6
     # 1e-12 is below the tolerance: still verified (the tolerance is not the noise level)
     assert check_record(synthetic(spec, noise=1e-12)).verdict == "verified"
@@ -76,7 +78,7 @@ def test_decay_to_the_noise_floor_is_inconclusive_never_verified():
     """a = eta*lambda = 0.25: ||s_t|| falls by 0.75^t, far below eps * ||W|| (||W|| fixed at 3)."""
     spec = nctheory.optimizer("sgd", lr=0.5, weight_decay=0.5)
     v = check_record(synthetic(spec, steps=300, d=4))
-    assert v.verdict == "inconclusive" and v.exit_code == 3
+    assert v.verdict == "inconclusive" and exit_code(v) == 3
     first = v.details["first_unresolvable_step"]
     assert 20 < first < 100
     assert any("noise floor" in r and "cannot discriminate" in r for r in v.reasons)
@@ -116,7 +118,7 @@ def test_divergence_gives_diverged_with_the_step():
     record = synthetic(nctheory.optimizer("sgd_momentum", **HB), steps=30)
     record.diverged_at = 30
     v = check_record(record)
-    assert v.verdict == "diverged" and v.exit_code == 3 and v.details["diverged_at"] == 30
+    assert v.verdict == "diverged" and exit_code(v) == 3 and v.details["diverged_at"] == 30
     assert "step 30" in v.reasons[0]
 
 

@@ -37,7 +37,7 @@ import math
 import sys
 import time
 
-EXIT_USAGE = 2
+from nctheory.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE, exit_code
 LINEAR_DEFAULT_STEPS = 300
 SIGN_PHYSICAL_TIME = 10.0
 ADAPTIVE_PHYSICAL_TIME = 3.0
@@ -209,11 +209,17 @@ def _validate_args(args):
         if not parent.is_dir():
             raise UsageError(f"--plot: the directory {parent} does not exist")
     # the run's own checks, before anything is printed or trained (they raise NCTheoryError)
-    from nctheory.runs.backends import resolve_backend
-    from nctheory.runs.ufm import check_loss
+    _run_config(args)
 
-    check_loss(args.loss, args.label_smoothing)
-    resolve_backend(args.backend, args.device, args.dtype, args.model)
+
+def _run_config(args, **fields):
+    """The :class:`~nctheory.runs.training.RunConfig` of the options (validated), with
+    ``fields`` (steps, record_every, progress) set."""
+    from nctheory.runs.training import RunConfig
+
+    return RunConfig(model=args.model, seed=args.seed, backend=args.backend, device=args.device, dtype=args.dtype,
+                     loss=args.loss, label_smoothing=args.label_smoothing, batch_size=args.batch_size,
+                     num_classes=args.num_classes, **fields)
 
 
 def run_check(args, out=None):
@@ -221,38 +227,33 @@ def run_check(args, out=None):
     out = sys.stdout if out is None else out
     from nctheory.render.report import plot_verdict, render_prediction, render_verdict
     from nctheory.theory.family import family
-    from nctheory.verdict import check_records, resolve_theory
+    from nctheory.verdict import check_records, predict_theory
+    from nctheory.verdict.theory import judged_spec
 
     spec = _run_spec(args)
-    # a stand-in record for resolving the theory against the run's hyperparameters
-    from types import SimpleNamespace
-
-    stub = SimpleNamespace(optimizer=spec.name, hparams=spec.float_hp())
-    theory = resolve_theory(args.theory, stub)
+    # the theory, resolved against the spec to be run and predicted once: shown now, judged with later
+    prediction = predict_theory(*judged_spec(args.theory, spec))
+    theory = prediction.spec
     protocol = family(theory).protocol
     if not args.json:
-        print(render_prediction(theory, loss=args.loss), file=out)
+        print(render_prediction(prediction, loss=args.loss), file=out)
         if theory.name != spec.name or args.theory:
             print(f"Run: {spec.name} with {', '.join(f'{k}={v:g}' for k, v in spec.float_hp().items())} "
                   f"(negative control: judged against the theory above)", file=out)
         print("", file=out, flush=True)
 
-    from nctheory.runs.training import run_training, save_record
+    from nctheory.runs.training import run, save_record
 
     plan = _protocol(protocol, float(spec.values["lr"]), args.steps)
     records = []
     started = time.perf_counter()
     for i, (lr, steps) in enumerate(plan):
-        hp = spec.float_hp()
-        hp["lr"] = lr
         label = f"training {spec.name} lr={lr:g}" + (f" (run {i + 1}/{len(plan)})" if len(plan) > 1 else "")
         progress = _Progress(label, enabled=not args.quiet)
         try:
-            record = run_training(spec.name, hp, model=args.model, steps=steps, seed=args.seed,
-                                  backend=args.backend, device=args.device, dtype=args.dtype,
-                                  record_every=args.record_every or max(1, steps // 50), loss=args.loss,
-                                  label_smoothing=args.label_smoothing, batch_size=args.batch_size,
-                                  num_classes=args.num_classes, progress=progress)
+            config = _run_config(args, steps=steps, record_every=args.record_every or max(1, steps // 50),
+                                 progress=progress)
+            record = run(spec.with_hparams(lr=lr), config)
         finally:
             progress.done()
         records.append(record)
@@ -261,7 +262,7 @@ def run_check(args, out=None):
             save_record(record, path)
         if record.stopped_early or record.diverged_at is not None:
             break
-    verdict = check_records(records, theory=theory)
+    verdict = check_records(records, theory=prediction)
     verdict.details["wall_time_s"] = round(time.perf_counter() - started, 3)
     if args.plot:
         plot_verdict(verdict, args.plot)
@@ -304,8 +305,8 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("nctheory.cli.check: interrupted", file=sys.stderr)
-        return 130
-    return verdict.exit_code
+        return EXIT_INTERRUPTED
+    return exit_code(verdict)
 
 
 if __name__ == "__main__":

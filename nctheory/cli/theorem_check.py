@@ -15,7 +15,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from nctheory.verdict import EXIT_CODES, SEVERITY, worst_verdict
+from nctheory.cli.exit_codes import EXIT_CODES
+from nctheory.verdict import SEVERITY, worst_verdict
 
 
 def list_theorems() -> str:

@@ -2,11 +2,14 @@
 
 ``W <- (1 - eta lambda) W - eta sign(beta1 m + (1 - beta1) G)``; ``m <- beta2 m + (1 - beta2) G``.
 Chen et al., "Symbolic discovery of optimization algorithms", NeurIPS 2023 (Program 1).
+Reference: ``lion_pytorch.Lion`` (github.com/lucidrains/lion-pytorch) with its default
+``decoupled_weight_decay=False`` (there ``True`` divides the decay by the initial lr).
 """
 
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import TorchClass
 
 SPEC = OptimizerSpec(
     name="lion",
@@ -16,4 +19,6 @@ SPEC = OptimizerSpec(
     reference="Chen et al. (2023), Program 1",
     examples={"lr": 1e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.5},
     defaults={"beta1": 0.9, "beta2": 0.99},
+    torch=(TorchClass("lion_pytorch.Lion", {"decoupled_weight_decay": False, "use_triton": False},
+                      attributes={"decoupled_wd": False}, requirement="lion-pytorch"),),
 )

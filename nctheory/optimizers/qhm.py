@@ -3,11 +3,13 @@
 ``d = G + lambda W``; ``b <- mu b + (1 - mu) d`` from ``b_0 = 0``;
 ``W <- W - eta ((1 - nu) d + nu b)``.
 Ma & Yarats, "Quasi-hyperbolic momentum and Adam for deep learning", ICLR 2019; qhoptim.
+Reference: the authors' ``qhoptim.pyt.QHM`` with ``weight_decay_type="grad"`` (coupled).
 """
 
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import TorchClass
 
 SPEC = OptimizerSpec(
     name="qhm",
@@ -16,4 +18,5 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.NU, hp.WEIGHT_DECAY),
     reference="Ma & Yarats (2019); github.com/facebookresearch/qhoptim",
     examples={"momentum": 0.999, "nu": 0.7},
+    torch=(TorchClass("qhoptim.pyt.QHM", {"weight_decay_type": "grad"}, requirement="qhoptim"),),
 )

@@ -4,11 +4,14 @@
 Loshchilov & Hutter, "Decoupled weight decay regularization", ICLR 2019 (Algorithm 1).
 The buffer sees only gradients, whose row sums vanish (Lemma 1), so momentum cannot
 help the row sum: rate max(1 - eta lambda, mu).
+Reference: ``pytorch_optimizer.SGDW`` (weight_decouple=True: ``W <- (1 - eta lambda) W``, then
+the torch.optim momentum buffer with its first-step rule and dampening).
 """
 
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import NONZERO, TorchClass
 
 SPEC = OptimizerSpec(
     name="sgdw_momentum",
@@ -16,4 +19,6 @@ SPEC = OptimizerSpec(
     chain=(tf.torch_momentum, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
     reference="Loshchilov & Hutter (2019), Algorithm 1",
+    torch=(TorchClass("pytorch_optimizer.SGDW", {"momentum": NONZERO, "weight_decouple": True, "nesterov": False},
+                      requirement="pytorch-optimizer"),),
 )

@@ -3,11 +3,14 @@
 Adam with beta1 = beta2 = 0 and eps = 0 (Balles & Hennig, ICML 2018; Bernstein et al.,
 ICML 2018). Nonlinear: no row-sum recurrence; stationary points have NC0 = 0 (Theorem 2)
 but a constant step only reaches an O(eta) neighbourhood.
+Reference: ``torch.optim.Adam(betas=(0, 0), eps=1e-300)``: ``m = d``, ``v = d^2``, step
+``d / (|d| + 1e-300)`` = ``sign(d)`` to a few ulps (0 where d = 0; eps only matters below 1e-284).
 """
 
 from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.theory.torch_mapping import TorchClass
 
 SPEC = OptimizerSpec(
     name="signgd",
@@ -16,4 +19,6 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.WEIGHT_DECAY),
     reference="Bernstein et al. (2018); Balles & Hennig (2018)",
     examples={"lr": 1e-2, "weight_decay": 5e-2},
+    reference_implementation=TorchClass("torch.optim.Adam", {"betas": (0.0, 0.0), "eps": 1e-300, "amsgrad": False,
+                                                          "decoupled_weight_decay": False}),
 )

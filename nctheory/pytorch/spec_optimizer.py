@@ -109,15 +109,32 @@ class SpecOptimizer(torch.optim.Optimizer):
 def make_optimizer(spec: OptimizerSpec, params, prefer_torch: bool = True) -> torch.optim.Optimizer:
     """A torch optimizer for ``spec`` over ``params``.
 
-    With ``prefer_torch`` and a spec that declares its torch classes (``spec.torch``), the
-    first of them with exactly the spec's hyperparameters and the keywords that pin its
-    variant (:mod:`nctheory.theory.torch_mapping`): ``SGD(momentum=0)`` for plain SGD,
-    ``SGD(nesterov=True)`` for Nesterov, ``Adam`` / ``AdamW`` with ``betas=(beta1, beta2)``.
-    Otherwise a :class:`SpecOptimizer`.
+    With ``prefer_torch``, the spec's reference implementation (``spec.reference_class``:
+    an implementation not written here -- ``torch.optim.SGD(momentum=0)`` for plain SGD,
+    ``SGD(nesterov=True)`` for Nesterov, ``Adam``/``AdamW``, qhoptim's QHM, lion-pytorch's
+    Lion, Adam with betas 0 for sign descent, ...) with exactly the spec's hyperparameters,
+    when its library is installed. Otherwise a :class:`SpecOptimizer`, which runs the
+    spec's own update rule: then a check measures the package against itself, and
+    :func:`implementation_name` says so.
     """
     if not isinstance(spec, OptimizerSpec):
         raise NCTheoryError(f"spec must be an nctheory OptimizerSpec, got {type(spec).__name__}")
     spec.require_values()
-    if prefer_torch and spec.torch:
-        return spec.torch[0].build(spec, params)
+    reference = spec.reference_class
+    if prefer_torch and reference is not None and reference.resolve() is not None:
+        return reference.build(spec, params)
     return SpecOptimizer(params, spec)
+
+
+#: What a run records as its implementation when the package ran its own update rule.
+OWN_RULE = "nctheory.SpecOptimizer"
+
+
+def implementation_name(optimizer) -> str:
+    """What ran: ``torch.optim.SGD``, ``qhoptim.pyt.qhm.QHM``, ... -- or :data:`OWN_RULE`
+    for a :class:`SpecOptimizer` (the package measured against its own update rule)."""
+    if isinstance(optimizer, SpecOptimizer):
+        return OWN_RULE
+    cls = type(optimizer)
+    module = "torch.optim" if cls.__module__.startswith("torch.optim.") else cls.__module__
+    return f"{module}.{cls.__name__}"

@@ -236,7 +236,7 @@ class Tracker:
             device=str(self.weight.device.type), dtype=str(self.weight.dtype).replace("torch.", ""),
             seed=-1, num_classes=self.num_classes, row_sums=rows.astype(np.float64),
             learning_rates=np.asarray(self._lrs[:T], dtype=np.float64), metric_steps=steps, metrics=metrics,
-            diverged_at=diverged_at, loss=self.loss, implementation=type(self.optimizer).__name__)
+            diverged_at=diverged_at, loss=self.loss, implementation=type(self.optimizer).__name__, spec=self.spec)
 
     def _hyperparameter_drift(self) -> list[str]:
         out = []

@@ -35,37 +35,41 @@ def _hp_line(values: dict) -> str:
     return ", ".join(f"{k}={float(v):g}" for k, v in values.items())
 
 
-def render_prediction(spec, loss: str | None = None) -> str:
-    """What the theory of ``spec`` predicts, before any run.
+def render_prediction(prediction, loss: str | None = None) -> str:
+    """What a theory predicts, before any run: a
+    :class:`~nctheory.verdict.prediction.Prediction` (or a spec, predicted here) as text.
 
-    Linear specs: the update rule (general form), the row-sum recurrence x' = A x with its
-    first-step matrix, the characteristic polynomial, eigenvalues and rate. Nonlinear
-    specs: the statements of ``spec.nonlinear_theory()`` with hypotheses and status.
+    Linear theories: the update rule (general form), the row-sum recurrence x' = A x with
+    its first-step matrix, the characteristic polynomial, eigenvalues and rate. Nonlinear
+    theories: the statements of THEORY.md section 4 with hypotheses and status.
     """
-    from nctheory.optimizers import get_spec
+    from nctheory.verdict.prediction import Prediction, predict_theory
 
+    if not isinstance(prediction, Prediction):
+        prediction = predict_theory(prediction)
+    spec = prediction.spec
+    general_spec = spec.without(*spec.hyperparameter_names)  # every hyperparameter symbolic
     lines = [f"Theory: {spec.name} -- {spec.summary}", f"  hyperparameters: {_hp_line(spec.values)}",
              f"  reference: {spec.reference}", "  update rule (one weight entry, in execution order):"]
-    for lhs, rhs in get_spec(spec.name).update_equations():
+    for lhs, rhs in general_spec.update_equations():
         lines.append(f"    {lhs} = {rhs}")
-    if spec.is_linear:
+    if prediction.is_linear:
         dyn = spec.row_sum_dynamics()
         state = ", ".join(str(s) for s in dyn.state)
         lines.append(f"  row-sum recurrence (Lemma 1: 1^T G = 0 for a shift-invariant loss), state x = ({state}):")
-        general = get_spec(spec.name).row_sum_dynamics().matrix
+        general = general_spec.row_sum_dynamics().matrix
         lines.append(f"    A (general)  = {general.tolist()}")
         lines.append(f"    A            = {dyn.matrix.tolist()}")
         if dyn.first_matrix != dyn.matrix:
             lines.append(f"    A_first      = {dyn.first_matrix.tolist()}   (first step from a fresh optimizer)")
-        lines.append(f"    charpoly     = {dyn.charpoly()}")
-        eig = dyn.eigenvalues()
+        lines.append(f"    charpoly     = {prediction.charpoly}")
+        eig = prediction.eigenvalues
         lines.append("    eigenvalues  = " + ", ".join(
             f"{complex(e.evalf()):.10g}".replace("+0j", "").strip("()") + (f" (x{m})" if m > 1 else "")
             for e, m in eig.items()))
-        lines.append(f"    rate (spectral radius) = {dyn.rate():.10f}: ||s_t|| ~ C rate^t")
-        from nctheory.verdict import excited_modes
-
-        ex, minpoly, unexcited = excited_modes(spec)
+        lines.append(f"    rate (spectral radius) = {prediction.rate:.10f}: ||s_t|| ~ C rate^t")
+        ex, minpoly, unexcited = (prediction.excited_rate, prediction.excited_minimal_polynomial,
+                                  prediction.unexcited_factor)
         if unexcited:
             lines.append(f"    excited from a fresh state: rate {ex:.10f} (minimal polynomial {minpoly}); "
                          f"the factor {unexcited} is never excited")
@@ -77,7 +81,7 @@ def render_prediction(spec, loss: str | None = None) -> str:
         from nctheory.theory.symbolic.rowsum import nonlinearity
 
         lines.append(f"  no linear row-sum recurrence: {nonlinearity(spec)}.")
-        statements = spec.nonlinear_theory()
+        statements = prediction.statements
         if not statements:
             lines.append("  THEORY.md section 4 states nothing for this optimizer.")
         for st in statements:

@@ -6,7 +6,9 @@ geometric analysis of neural collapse with unconstrained features", NeurIPS 2021
 
 The features are free variables: ``H`` (N x d, N = K n, labels balanced, ``y_i = i // n``),
 last layer ``W`` (K x d) and optionally ``b`` (K,). Logits ``Z = H W^T + 1 b^T`` and, for a
-minibatch B of rows (all rows by default),
+minibatch B of rows (all rows by default), the mean loss ``L = (1/|B|) sum_{i in B} l(z_i; y_i)``
+with ``dL/dZ`` the per-sample gradients ``dl/dz_i`` over |B|, both from the loss registry
+(:mod:`nctheory.theory.losses`: numpy / cupy forms tested against the sympy gradient), e.g.
 
 * cross-entropy with label smoothing eps (Szegedy et al., CVPR 2016), targets
   ``Q = (1 - eps) onehot(y) + eps/K``:
@@ -35,9 +37,8 @@ import numpy as np
 
 from nctheory.theory import ops as ops_module
 from nctheory.theory.ops import array_namespace  # the one array-library dispatch
+from nctheory.theory.losses import LOSSES, runnable_losses
 from nctheory.errors import NCTheoryError
-
-LOSS_NAMES = ("cross_entropy", "label_smoothing", "mse")
 
 
 def init_ufm(num_classes: int, samples_per_class: int, dim: int, *, seed: int = 0,
@@ -65,22 +66,25 @@ def init_ufm(num_classes: int, samples_per_class: int, dim: int, *, seed: int = 
 
 
 def check_loss(loss: str, label_smoothing: float = 0.0) -> tuple[str, float]:
-    """Normalise ``(loss, label_smoothing)``: ``"label_smoothing"`` alone means eps = 0.1.
+    """Normalise ``(loss, label_smoothing)`` against the loss registry
+    (:data:`nctheory.theory.losses.LOSSES`; a run needs a loss whose parameters all have
+    defaults). ``"label_smoothing"`` alone means the eps declared on that loss (0.1);
+    ``"cross_entropy"`` with eps > 0 is label smoothing.
 
     Returns the registry name of the loss actually used (``"label_smoothing"`` when
     eps > 0) and eps.
     """
-    if loss not in LOSS_NAMES:
-        raise NCTheoryError(f"loss must be one of {', '.join(map(repr, LOSS_NAMES))}, got {loss!r}")
+    if loss not in runnable_losses():
+        raise NCTheoryError(f"loss must be one of {', '.join(map(repr, runnable_losses()))}, got {loss!r}")
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
             or not 0.0 <= label_smoothing < 1.0:
         raise NCTheoryError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
-    if loss == "mse":
+    if loss not in ("cross_entropy", "label_smoothing"):
         if label_smoothing:
-            raise NCTheoryError("label_smoothing applies to cross-entropy, not to loss='mse'")
-        return "mse", 0.0
+            raise NCTheoryError(f"label_smoothing applies to cross-entropy, not to loss={loss!r}")
+        return loss, 0.0
     if loss == "label_smoothing" and label_smoothing == 0.0:
-        label_smoothing = 0.1  # the eps of losses.LOSSES["label_smoothing"]
+        label_smoothing = LOSSES["label_smoothing"].default("epsilon")
     return ("label_smoothing" if label_smoothing > 0 else "cross_entropy"), float(label_smoothing)
 
 
@@ -92,19 +96,11 @@ def logits(params: dict, rows=None):
 
 
 def _loss_and_dlogits(Z, yb, loss, eps, need_grad=True):
-    """``(L, dL/dZ)`` of the mean loss over the rows of Z (``dL/dZ`` None unless needed)."""
-    xp = array_namespace(Z)
-    B, K = Z.shape
-    onehot = xp.zeros_like(Z)
-    onehot[xp.arange(B), yb] = 1.0
-    if loss == "mse":
-        residual = Z - onehot
-        return (residual * residual).sum() / B, ((2.0 / B) * residual if need_grad else None)
-    target = (1.0 - eps) * onehot + eps / K if eps else onehot
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-    value = -(target * log_p).sum() / B
-    return value, ((xp.exp(log_p) - target) / B if need_grad else None)
+    """``(L, dL/dZ)`` of the mean loss over the rows of Z (``dL/dZ`` None unless needed):
+    the registry's per-sample values and gradients, divided by the batch size."""
+    B = Z.shape[0]
+    values, dlogits = LOSSES[loss].value_and_grad(Z, yb, **({"epsilon": eps} if eps else {}))
+    return values.sum() / B, (dlogits / B if need_grad else None)
 
 
 def loss_value(params: dict, y, loss: str = "cross_entropy", label_smoothing: float = 0.0):

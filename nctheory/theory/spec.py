@@ -47,6 +47,10 @@ class OptimizerSpec:
         torch: the optimizer classes with exactly these semantics
             (:class:`~nctheory.theory.torch_mapping.TorchClass`); the first is built by
             ``make_optimizer``, all are recognised by ``from_torch``.
+        reference_implementation: an implementation NOT written here that runs exactly this
+            update (a :class:`~nctheory.theory.torch_mapping.TorchClass`, e.g. ``qhoptim``'s
+            QHM, or Adam with betas 0 for sign descent): what checks measure on. Defaults to
+            the first of ``torch``; see :attr:`reference`.
         values: exact values for the hyperparameters that have been set.
         initial_buffers: row sums of already initialised buffers, shape (n_buffers, d),
             e.g. read by ``from_torch`` from an optimizer that has stepped; None for a
@@ -62,6 +66,7 @@ class OptimizerSpec:
     defaults: dict = field(default_factory=dict)
     constraints: tuple[Callable[[str, dict], None], ...] = ()
     torch: tuple = ()
+    reference_implementation: object = None
     values: dict = field(default_factory=dict)
     initial_buffers: object = None
 
@@ -109,6 +114,14 @@ class OptimizerSpec:
     def without(self, *names: str) -> "OptimizerSpec":
         """A copy in which the named hyperparameters are symbolic again."""
         return replace(self, values={k: v for k, v in self.values.items() if k not in names})
+
+    @property
+    def reference_class(self):
+        """The implementation checks measure on: ``reference_implementation``, else the first
+        torch class, else None (the package would measure against its own update rule)."""
+        if self.reference_implementation is not None:
+            return self.reference_implementation
+        return self.torch[0] if self.torch else None
 
     @property
     def family(self):

@@ -44,10 +44,15 @@ class TorchClass:
     Attributes:
         path: import path of the class, e.g. ``"torch.optim.SGD"``.
         when: group key -> required value (also passed when building) or :class:`Condition`.
+        attributes: optimizer attribute -> required value, for settings a library keeps on
+            the object rather than in its groups (lion-pytorch's ``decoupled_wd``).
+        requirement: the pip requirement that provides the class (for messages).
     """
 
     path: str
     when: dict = field(default_factory=dict)
+    attributes: dict = field(default_factory=dict)
+    requirement: str = ""
 
     @property
     def label(self) -> str:
@@ -68,7 +73,8 @@ class TorchClass:
         cls = self.resolve()
         if cls is None or type(optimizer) is not cls:
             return [f"not {self.path}"]
-        out = []
+        out = [f"{name}={getattr(optimizer, name, None)!r} (needs {wanted!r})"
+               for name, wanted in self.attributes.items() if getattr(optimizer, name, None) != wanted]
         for key, wanted in self.when.items():
             if key not in group:
                 continue
@@ -97,7 +103,8 @@ class TorchClass:
         """An instance of this class over ``params`` running ``spec``."""
         cls = self.resolve()
         if cls is None:
-            raise ImportError(f"{self.path} is not installed")
+            hint = f" (pip install {self.requirement})" if self.requirement else ""
+            raise ImportError(f"{self.path} is not installed{hint}")
         return cls(params, **self.keywords(spec))
 
 

@@ -26,14 +26,16 @@ from nctheory.verdict.adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACT
 from nctheory.verdict.linear import TOLERANCES, check_linear
 from nctheory.verdict.noise import NOISE_SAFETY, noise_floor
 from nctheory.verdict.record import base_lr, validate_record, weight_norms
-from nctheory.verdict.result import EXIT_CODES, SEVERITY, VERDICTS, Check, Verdict, worst_verdict
+from nctheory.verdict.prediction import Prediction, for_run, predict_runs, predict_theory
+from nctheory.verdict.result import SEVERITY, VERDICTS, Check, Verdict, worst_verdict
 from nctheory.verdict.sign import COUPLED_SLOPE_WINDOW, DECOUPLED_MAX_ABS_SLOPE, check_sign, sign_increments
-from nctheory.verdict.theory import excited_modes, excited_rate, hp_text, judged_spec, parse_theory, resolve_theory, theory_kind
+from nctheory.verdict.theory import excited_modes, excited_rate, hp_text, resolve_theory, theory_kind
 
 __all__ = ["ADAM_MAX_END_FRACTION", "ADAMW_MIN_END_FRACTION", "ADAPTIVE_MIN_PHYSICAL_TIME", "COUPLED_SLOPE_WINDOW",
-           "DECOUPLED_MAX_ABS_SLOPE", "EXIT_CODES", "NOISE_SAFETY", "TOLERANCES", "VERDICTS", "Check", "Verdict",
-           "check_record", "check_records", "excited_modes", "excited_rate", "noise_floor", "parse_theory",
-           "resolve_theory", "sign_increments", "theory_kind", "weight_norms", "worst_verdict"]
+           "DECOUPLED_MAX_ABS_SLOPE", "NOISE_SAFETY", "TOLERANCES", "VERDICTS", "Check", "Prediction", "Verdict",
+           "check_record", "check_records", "excited_modes", "excited_rate", "for_run", "judge", "noise_floor",
+           "predict_runs", "predict_theory", "resolve_theory", "sign_increments", "theory_kind", "weight_norms",
+           "worst_verdict"]
 
 
 def check_record(record, theory=None) -> Verdict:
@@ -42,21 +44,36 @@ def check_record(record, theory=None) -> Verdict:
 
 
 def check_records(records, theory=None) -> Verdict:
-    """Judge runs against a theory (default: the spec of the first run).
+    """Judge runs against a theory (default: the spec of the first run): predict once
+    (:func:`~nctheory.verdict.prediction.predict_runs`; ``theory`` may be a
+    :class:`Prediction` already made), then :func:`judge`."""
+    _validate(records)
+    return judge(records, predict_runs(records, theory))
+
+
+def _validate(records) -> None:
+    if not isinstance(records, (list, tuple)) or not records:
+        raise NCTheoryError("records must be a non-empty list of TrainingRecord")
+    for r in records:
+        validate_record(r)
+
+
+def judge(records, predictions) -> Verdict:
+    """The verdict on runs, a pure function of the records and their bound predictions
+    (one per record, from :func:`~nctheory.verdict.prediction.predict_runs`).
 
     Linear theories judge every run by its whole trajectory (the worst verdict wins);
     sign-based theories need runs at >= 3 step sizes for their scaling laws; Adam/AdamW
     theories judge each run by the thresholds of :mod:`.adaptive`. A run with
     ``diverged_at`` set gives "diverged".
     """
-    if not isinstance(records, (list, tuple)) or not records:
-        raise NCTheoryError("records must be a non-empty list of TrainingRecord")
-    for r in records:
-        validate_record(r)
-    spec, explicit_lr = judged_spec(theory, records[0])
-    # each run is judged with its own lr unless the theory chose one of its own
-    theories = [spec if explicit_lr or "lr" not in r.hparams or "lr" not in spec.hyperparameter_names
-                else spec.with_hparams(lr=float(r.hparams["lr"])) for r in records]
+    _validate(records)
+    if len(predictions) != len(records) or not all(isinstance(p, Prediction) for p in predictions):
+        raise NCTheoryError(f"predictions must be one Prediction per record ({len(records)}), "
+                            f"got {len(predictions)}")
+    # each run is judged with its own lr unless the theory chose one of its own (for_run)
+    spec = predictions[0].spec
+    theories = [p.spec for p in predictions]
     diverged = [r for r in records if r.diverged_at is not None]
     if diverged:
         r = diverged[0]
@@ -72,7 +89,7 @@ def check_records(records, theory=None) -> Verdict:
     fam = family(spec)
     kind = fam.name
     if fam.kind == LINEAR_KIND:
-        verdicts = [check_linear(r, th) for r, th in zip(records, theories)]
+        verdicts = [check_linear(r, p) for r, p in zip(records, predictions)]
         worst = min(verdicts, key=lambda v: SEVERITY.index(v.verdict))
         if len(verdicts) > 1:
             worst.details["per_run"] = [v.to_dict() for v in verdicts]

@@ -1,9 +1,10 @@
 r"""Verdicts for linear optimizers: the whole trajectory against the exact recurrence.
 
-**Linear optimizers** (sgd, sgd_momentum, sgd_nesterov, sgdw_momentum, qhm). Lemma 1 makes
-the row sums ``s_t = W_t^T 1_K`` obey an exact, data-independent linear recurrence
-``x_{t+1} = A(eta_t) x_t``, so the whole measured trajectory is compared with
-``theory.predict(s_0, T, lr_schedule=record.learning_rates)``:
+**Linear optimizers** (every transformation of the chain linear: the SGD family, Nesterov,
+SGDW, QHM). Lemma 1 makes the row sums ``s_t = W_t^T 1_K`` obey an exact, data-independent
+linear recurrence ``x_{t+1} = A(eta_t) x_t``, so the whole measured trajectory is compared
+with the prediction ``theory.predict(s_0, T, lr_schedule=record.learning_rates)``, computed
+once (:class:`~nctheory.verdict.prediction.Prediction`):
 
     max_rel_error = max_t ||pred_t - meas_t|| / ||meas_t||,
 
@@ -47,7 +48,7 @@ The rates: ``predicted_rate = theory.rate()`` (spectral radius of A); ``measured
 is ``exp`` of the least-squares slope of ``log ||s_t||`` over the later half of the run
 (above the noise floor). The rate of the modes actually *excited* from a fresh optimizer
 state is derived exactly (the minimal polynomial of ``A_first e_1`` under A, in rational
-arithmetic): for SGDW the buffer sees only gradients, whose row sums vanish, so the
+arithmetic): where the buffers see only gradients (SGDW), whose row sums vanish, the
 ``mu``-mode is never excited and ``1 - eta lambda`` is what a run shows, even when
 ``mu > 1 - eta lambda`` makes ``mu`` the spectral radius.
 """
@@ -61,7 +62,7 @@ import numpy as np
 from nctheory.verdict.noise import noise_floor
 from nctheory.verdict.record import fit_rate, fmt, machine_eps
 from nctheory.verdict.result import Verdict
-from nctheory.verdict.theory import excited_modes, hp_text, loss_invariance, theory_lrs
+from nctheory.verdict.theory import hp_text
 
 
 #: Whole-trajectory relative-error tolerance per dtype (module docstring: the rounding
@@ -70,29 +71,32 @@ from nctheory.verdict.theory import excited_modes, hp_text, loss_invariance, the
 TOLERANCES = {"float64": 1e-9, "float32": 1e-4}
 
 
-def check_linear(record, theory) -> Verdict:
+def check_linear(record, prediction) -> Verdict:
+    """Judge one run of at least one step against a linear prediction bound to it
+    (:func:`nctheory.verdict.prediction.for_run`)."""
     machine_eps(record)  # validates the dtype
+    theory = prediction.spec
     tol = TOLERANCES[record.dtype]
     S = np.asarray(record.row_sums, dtype=np.float64)
     T = record.steps_done
     reasons, details = [], {"kind": "linear", "dtype": record.dtype, "steps": T}
-    lrs, lr_note = theory_lrs(record, theory)
+    lrs, lr_note = prediction.learning_rates, prediction.lr_note
     if lr_note:
         reasons.append(lr_note + ".")
-    predicted_rate = theory.rate()
+    predicted_rate = prediction.rate
     base = dict(name=record.optimizer, hparams=dict(record.hparams), predicted_rate=predicted_rate,
                 tolerance=tol, theory=theory.name,
                 theory_hparams={k: float(v) for k, v in theory.values.items()})
 
     # Lemma 1's hypothesis
-    invariance = loss_invariance(record.loss)
+    invariance = prediction.lemma1
     lemma1 = None if invariance is None else invariance.invariant
     details["loss"] = record.loss
     details["lemma1_holds"] = lemma1
     if lemma1 is False:
         details["lemma1_reason"] = invariance.reason
 
-    pred = theory.predict(S[0], T, lr_schedule=lrs)
+    pred = prediction.row_sums
     meas_norm = np.linalg.norm(S, axis=1)
     diff = np.linalg.norm(pred - S, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -117,11 +121,12 @@ def check_linear(record, theory) -> Verdict:
 
     measured_rate = fit_rate(meas_norm, resolvable)
     predicted_fit = fit_rate(np.linalg.norm(pred, axis=1), resolvable)
-    ex_rate, minpoly, unexcited = excited_modes(theory)
+    ex_rate, minpoly = prediction.excited_rate, prediction.excited_minimal_polynomial
+    unexcited = prediction.unexcited_factor
     details.update(predicted_fitted_rate=predicted_fit, excited_rate=ex_rate,
                    excited_minimal_polynomial=minpoly, unexcited_factor=unexcited,
-                   eigenvalues=[str(e) for e in theory.eigenvalues()],
-                   charpoly=str(theory.charpoly()),
+                   eigenvalues=[str(e) for e in prediction.eigenvalues],
+                   charpoly=str(prediction.charpoly),
                    row_sum_change=float(np.linalg.norm(S[-1] - S[0]) / meas_norm[0]) if meas_norm[0] > 0 else None)
     series = {"steps": np.arange(T + 1), "measured_nc0": meas_norm, "predicted_nc0": np.linalg.norm(pred, axis=1),
               "rel_error": rel, "noise_floor_rel": noise_rel}
@@ -167,7 +172,7 @@ def check_linear(record, theory) -> Verdict:
     if lemma1 is None:
         reasons.append(f"The loss {record.loss!r} is not a registered loss: Lemma 1's hypothesis was assumed "
                        f"(the match itself is the evidence that the gradient row sums vanished).")
-    _rate_sentences(reasons, theory, predicted_rate, measured_rate, predicted_fit, ex_rate, lrs, unexcited)
+    _rate_sentences(reasons, prediction, measured_rate, predicted_fit)
     change = details["row_sum_change"]
     if change is not None and change < 1e3 * tol:
         reasons.append(f"Note: the row sums barely moved (relative change {fmt(change, 2)}), so this run cannot "
@@ -175,7 +180,10 @@ def check_linear(record, theory) -> Verdict:
     return Verdict("verified", reasons=reasons, **verdict_kw)
 
 
-def _rate_sentences(reasons, theory, predicted_rate, measured_rate, predicted_fit, ex_rate, lrs, unexcited=""):
+def _rate_sentences(reasons, prediction, measured_rate, predicted_fit):
+    predicted_rate, ex_rate = prediction.rate, prediction.excited_rate
+    unexcited = prediction.unexcited_factor
+    lrs = prediction.learning_rates
     constant = bool(np.all(lrs == lrs[0]))
     text = f"Predicted rate (spectral radius) {predicted_rate:.8f}"
     if measured_rate is not None:
@@ -184,11 +192,8 @@ def _rate_sentences(reasons, theory, predicted_rate, measured_rate, predicted_fi
             text += f"; the same fit on the prediction gives {predicted_fit:.8f}"
         text += ")"
     reasons.append(text + ".")
-    dyn = theory.row_sum_dynamics()
-    buffers_unfed = dyn.matrix.shape[0] > 1 and all(
-        m[i, 0] == 0 for m in (dyn.matrix, dyn.first_matrix) for i in range(1, m.shape[0]))
     why_sgdw = (" (the buffer sees only gradients, whose row sums vanish by Lemma 1, so the momentum mode "
-                "stays at 0)" if buffers_unfed else "")
+                "stays at 0)" if prediction.buffers_stay_zero else "")
     if ex_rate is not None and not math.isclose(ex_rate, predicted_rate, rel_tol=1e-12, abs_tol=1e-15):
         reasons.append(
             f"Only modes of rate {ex_rate:.8f} are excited from a fresh optimizer state: the spectral radius "
@@ -202,7 +207,7 @@ def _rate_sentences(reasons, theory, predicted_rate, measured_rate, predicted_fi
                        "A(eta_t) step by step; the spectral radius quoted is at the base lr, so compare the "
                        "measured fit with the same fit on the prediction.")
     elif predicted_fit is not None and not math.isclose(predicted_fit, predicted_rate, rel_tol=1e-7):
-        eig = [complex(e.evalf()) for e in theory.eigenvalues()]
+        eig = [complex(e.evalf()) for e in prediction.eigenvalues]
         top = max(eig, key=abs)
         if abs(top.imag) > 1e-15:
             period = 2 * math.pi / abs(math.atan2(top.imag, top.real))

@@ -24,6 +24,29 @@ def validate_record(record) -> None:
                             f"got shape {lrs.shape}")
 
 
+def run_spec(record):
+    """The spec a run used: ``record.spec`` (with any value it lacks set to its example).
+
+    A record without one -- built by hand from a name, or loaded from a file written before
+    records carried their spec -- falls back to the registered spec of ``record.optimizer``
+    with ``record.hparams``; an unregistered name then needs an explicit theory.
+    """
+    from nctheory.optimizers import REGISTRY
+
+    spec = getattr(record, "spec", None)
+    if spec is None:
+        if record.optimizer not in REGISTRY:
+            raise NCTheoryError(
+                f"record.spec is None and {record.optimizer!r} is not a registered optimizer: judge the record "
+                f"against an explicit theory (theory=<the OptimizerSpec it ran>)")
+        base = REGISTRY[record.optimizer]
+        values = base.example_values()
+        values.update({k: v for k, v in record.hparams.items() if k in values})
+        return base.with_hparams(**values)
+    missing = {k: v for k, v in spec.example_values().items() if k not in spec.values}
+    return spec.with_hparams(**missing) if missing else spec
+
+
 def machine_eps(record) -> float:
     if record.dtype not in DTYPES:
         raise NCTheoryError(f"record.dtype must be one of {', '.join(DTYPES)}, got {record.dtype!r}")

@@ -1,5 +1,6 @@
 """The outcome of a check: :class:`Check` (one sub-check) and :class:`Verdict` (the
-whole comparison, JSON-serialisable, with the exit code of ``python -m nctheory.check``)."""
+whole comparison, JSON-serialisable). What a verdict means for a process's exit status is
+the command line's business (:mod:`nctheory.cli.exit_codes`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,6 @@ from nctheory.errors import NCTheoryError
 
 
 VERDICTS = ("verified", "refuted", "inconclusive", "diverged")
-
-
-EXIT_CODES = {"verified": 0, "refuted": 1, "inconclusive": 3, "diverged": 3}
 #: From the worst outcome to the best: several runs or theorems report the worst.
 SEVERITY = ("refuted", "diverged", "inconclusive", "verified")
 
@@ -76,11 +74,6 @@ class Verdict:
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise NCTheoryError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-    @property
-    def exit_code(self) -> int:
-        """0 verified, 1 refuted, 3 inconclusive or diverged (``python -m nctheory.check``)."""
-        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -11,61 +11,50 @@ import numpy as np
 from nctheory.errors import NCTheoryError
 
 
-def parse_theory(text: str) -> tuple[str, dict]:
-    """``"NAME"`` or ``"NAME:key=value,key=value"`` -> ``(name, overrides)``.
-
-    >>> parse_theory("sgd_momentum:momentum=0.8")
-    ('sgd_momentum', {'momentum': 0.8})
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise NCTheoryError(f"theory must be an optimizer name, optionally NAME:key=value,..., got {text!r}")
-    name, _, rest = text.partition(":")
-    overrides = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise NCTheoryError(f"theory {text!r}: expected key=value after ':', got {item!r}")
-        try:
-            overrides[key.strip().replace("-", "_")] = float(value)
-        except ValueError:
-            raise NCTheoryError(f"theory {text!r}: {key.strip()} must be a number, got {value!r}") from None
-    return name.strip(), overrides
-
-
 def resolve_theory(theory, record):
     """The spec a run is judged against (see :func:`judged_spec`)."""
-    return judged_spec(theory, record)[0]
+    from nctheory.verdict.record import run_spec
+
+    return judged_spec(theory, run_spec(record))[0]
 
 
-def judged_spec(theory, record):
-    """``(spec, explicit_lr)``: the spec a run is judged against, and whether its lr was
-    chosen independently of the run (then the recorded schedule is rescaled to it).
+def judged_spec(theory, run_spec):
+    """``(spec, explicit_lr)``: the spec a run of ``run_spec`` (an OptimizerSpec with values,
+    ``record.spec``) is judged against, and whether its lr was chosen independently of the
+    run (then the recorded schedule is rescaled to it).
 
-    * None: the spec the run used, with its hyperparameters;
+    * None: the run's own spec, as it ran;
     * an :class:`~nctheory.theory.spec.OptimizerSpec`: as is;
-    * a string ``NAME`` or ``NAME:key=value,...``: that spec, with the run's hyperparameters
-      where it declares them, its example values for the others, then the overrides.
+    * a designator ``NAME`` or ``NAME:key=value,...`` (:mod:`nctheory.theory.designator`):
+      the registered spec of that name -- or the run's own spec when NAME is its
+      unregistered name -- with the run's hyperparameters where it declares them, its
+      example values for the others, then the overrides.
     """
-    from nctheory.optimizers import get_spec
+    from dataclasses import replace
+
+    from nctheory.optimizers import REGISTRY, get_spec
+    from nctheory.theory.designator import parse_theory
     from nctheory.theory.spec import OptimizerSpec
 
-    run_lr = record.hparams.get("lr")
+    run_lr = run_spec.values.get("lr")
     if isinstance(theory, OptimizerSpec):
         th_lr = theory.values.get("lr")
         explicit = th_lr is not None and run_lr is not None and not math.isclose(
             float(th_lr), float(run_lr), rel_tol=1e-15)
         return theory, explicit
     if theory is None:
-        name, overrides = record.optimizer, {}
-    elif isinstance(theory, str):
-        name, overrides = parse_theory(theory)
-    else:
+        return run_spec, False
+    if not isinstance(theory, str):
         raise NCTheoryError(f"theory must be None, an optimizer name or an OptimizerSpec, got {type(theory).__name__}")
-    spec = get_spec(name)
-    values = spec.example_values()
-    values.update({k: v for k, v in record.hparams.items() if k in values})
+    name, overrides = parse_theory(theory)
+    if name not in REGISTRY and name == run_spec.name:
+        base = replace(run_spec, values={}, initial_buffers=None)
+    else:
+        base = get_spec(name)
+    values = base.example_values()
+    values.update({k: v for k, v in run_spec.values.items() if k in values})
     values.update(overrides)
-    return spec.with_hparams(**values), "lr" in overrides
+    return base.with_hparams(**values), "lr" in overrides
 
 
 def theory_kind(spec) -> str:

@@ -85,12 +85,10 @@ class TorchRunner:
         self.spec, self.prefer_torch = spec, prefer_torch
 
     def _make_optimizer(self, params):
-        from nctheory.pytorch.spec_optimizer import make_optimizer
+        from nctheory.pytorch.spec_optimizer import implementation_name, make_optimizer
 
         self.optimizer = make_optimizer(self.spec, params, prefer_torch=self.prefer_torch)
-        cls = type(self.optimizer)
-        self.implementation = ("nctheory.SpecOptimizer" if cls.__module__.startswith("nctheory")
-                               else f"torch.optim.{cls.__name__}")
+        self.implementation = implementation_name(self.optimizer)
 
     def loss_fn(self, Z, y):
         F = self.torch.nn.functional
