@@ -13,10 +13,16 @@ Hypotheses. lambda > 0, eta > 0; 0 < a <= 1 for the box bound, 0 < a < 2 for the
 step entries in [-1, 1] (sign; Lion's sign of an interpolated momentum); for the floor:
 K odd, no zero gradient entry, sign pattern eventually constant.
 
-Proof: nctheory.theorems.sign_bounds (sympy summation, induction on t, exhaustive parity
-for K <= 7); the properties below run the specs' own steps (signgd_decoupled, lion) in
-exact rationals. (Xie & Li, ICML 2024; Bernstein et al., ICML 2018; Zhao et al.,
-arXiv:2602.16642.)
+Proof: the steps below, with the step W' = (1 - a) W - eta sigma and the unrolled formula
+typed here from THEORY.md (sympy summation, induction on t, exhaustive parity for K <= 7);
+the properties run the specs' own steps (signgd_decoupled, lion) in exact rationals.
+(Xie & Li, ICML 2024; Bernstein et al., ICML 2018; Zhao et al., arXiv:2602.16642.)
+
+Independence. Nothing of nctheory.theory.symbolic.signbased is imported: its float helpers
+(box_bound, parity_lower_bound) are tested against these formulas in
+tests/test_sign_bound_helpers.py, its unrolled formula by the theorem object. From the
+theorem module come only its typed statement (unrolled), checked here against THEORY.md's
+formula, and the theorem object (its own proof, and refutation of wrong claims).
 """
 
 from fractions import Fraction
@@ -27,44 +33,65 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pytest
-
 from nctheory.optimizers import get_spec
-from nctheory.theory.symbolic.signbased import box_bound, parity_lower_bound
-from nctheory.theorems.sign_bounds import (ETA, LAMBDA, SIGN_BOUNDS, SIGMA, SignDescentBounds, T, J, W0,
-                                           decoupled_sign_step, unrolled)
+from nctheory.theorems.sign_bounds import SIGN_BOUNDS, SignDescentBounds, unrolled
 
-a = ETA * LAMBDA
+eta, lam = sp.Symbol("eta", positive=True), sp.Symbol("lambda", positive=True)
+a = eta * lam
 q = sp.Symbol("q", positive=True)  # q = 1 - a in (0, 1)
+T, J = sp.Symbol("t", integer=True, nonnegative=True), sp.Symbol("j", integer=True, nonnegative=True)
+W0 = sp.Symbol("W_0", real=True)
+SIGMA = sp.IndexedBase("sigma")
+
+
+def sign_step(w, sigma):
+    """THEORY.md section 4: W <- (1 - a) W - eta sign(G), on one entry with the sign sigma given."""
+    return (1 - a) * w - eta * sigma
+
+
+def unrolled_here(t):
+    """THEORY.md section 4: W_t = (1-a)^t W_0 - eta sum_{j<t} (1-a)^{t-1-j} sigma_j."""
+    return (1 - a) ** t * W0 - eta * sp.Sum((1 - a) ** (t - 1 - J) * SIGMA[J], (J, 0, t - 1))
+
+
+def test_step0_the_theorem_states_theory_md_s_formula():
+    assert sp.expand(unrolled(T) - unrolled_here(T)) == 0
+    assert sp.expand(unrolled(T, decay=1 + a) - unrolled_here(T)) != 0  # the comparison can fail
 
 
 def test_step1_unrolled_formula_base_case_and_induction():
-    assert unrolled(0).doit() == W0
+    assert unrolled_here(0).doit() == W0
     f = lambda t: (1 - a) ** (t - 1 - J) * SIGMA[J]  # noqa: E731
     peel = sp.Sum(f(T + 1), (J, 0, T - 1)) + sp.Sum(f(T + 1), (J, T, T)) - sp.Sum(f(T + 1), (J, 0, T))
     assert sp.simplify(peel) == 0
     assert sp.Sum(f(T + 1), (J, T, T)).doit() == SIGMA[T]
     shifted = (1 - a) * sp.Sum(f(T), (J, 0, T - 1)) - sp.Sum(f(T + 1), (J, 0, T - 1))
-    assert sp.simplify(shifted.subs(LAMBDA, (1 - q) / ETA)) == 0
+    assert sp.simplify(shifted.subs(lam, (1 - q) / eta)) == 0
+    # the induction step: (one step applied to W_t) - W_{t+1} = -eta (shifted + peel), both 0 above
+    induction = sign_step(unrolled_here(T), SIGMA[T]) - unrolled_here(T + 1)
+    peel_with_last_term = sp.Sum(f(T + 1), (J, 0, T - 1)) + SIGMA[T] - sp.Sum(f(T + 1), (J, 0, T))
+    assert sp.expand(induction + eta * (shifted + peel_with_last_term)) == 0
+    wrong_step = (1 - a) * unrolled_here(T) + eta * SIGMA[T]  # negative control: the sign of sigma flipped
+    assert sp.expand(wrong_step - unrolled_here(T + 1) + eta * (shifted + peel_with_last_term)) != 0
 
 
 def test_step1_unrolled_formula_equals_the_iterated_step_for_small_t():
     w = W0
     for t in range(7):
-        assert sp.expand(w - unrolled(t).doit()) == 0
-        w = decoupled_sign_step(w, SIGMA[t])
+        assert sp.expand(w - unrolled_here(t).doit()) == 0
+        w = sign_step(w, SIGMA[t])
 
 
 def test_step2_the_geometric_sum_is_one_minus_decay_over_lambda():
-    summed = sp.summation(ETA * (1 - a) ** (T - 1 - J), (J, 0, T - 1))
-    claimed = (1 - (1 - a) ** T) / LAMBDA
-    assert sp.simplify((summed - claimed).subs(LAMBDA, (1 - q) / ETA)) == 0
+    summed = sp.summation(eta * (1 - a) ** (T - 1 - J), (J, 0, T - 1))
+    claimed = (1 - (1 - a) ** T) / lam
+    assert sp.simplify((summed - claimed).subs(lam, (1 - q) / eta)) == 0
 
 
 def test_step2_the_bound_is_a_convex_combination_below_the_max():
     theta, x, y = sp.symbols("theta x y", nonnegative=True)
     decay = (1 - a) ** T
-    assert sp.expand((theta * x + (1 - theta) / LAMBDA).subs(theta, decay) - (decay * x + (1 - decay) / LAMBDA)) == 0
+    assert sp.expand((theta * x + (1 - theta) / lam).subs(theta, decay) - (decay * x + (1 - decay) / lam)) == 0
     m = sp.Max(x, y)
     assert sp.expand(m - (theta * x + (1 - theta) * y) - (theta * (m - x) + (1 - theta) * (m - y))) == 0
 
@@ -78,16 +105,21 @@ def test_step3_a_sum_of_K_signs_has_the_parity_of_K():
 
 def test_step4_the_limit_is_minus_sigma_over_lambda_and_independent_of_eta():
     s, sigma = sp.symbols("s sigma", real=True)
-    assert sp.solve(sp.Eq(s, decoupled_sign_step(s, sigma)), s) == [-sigma / LAMBDA]
-    assert sp.expand(decoupled_sign_step(s, sigma) + sigma / LAMBDA - (1 - a) * (s + sigma / LAMBDA)) == 0
+    assert sp.solve(sp.Eq(s, sign_step(s, sigma)), s) == [-sigma / lam]
+    assert sp.expand(sign_step(s, sigma) + sigma / lam - (1 - a) * (s + sigma / lam)) == 0
     m = sp.Symbol("m", integer=True)
     assert sp.expand((2 * m + 1) ** 2 - 1 - 4 * m * (m + 1)) == 0
 
 
 def test_negative_control_even_K_has_no_floor_and_wrong_limits_are_refuted():
     assert min(abs(sum(signs)) for signs in product((-1, 1), repeat=4)) == 0
-    assert not SignDescentBounds(limit=lambda sigma: -ETA * sigma / LAMBDA).prove().holds
-    assert not SignDescentBounds(geometric_sum=lambda t: (1 - (1 - a) ** t) * ETA / LAMBDA).prove().holds
+    s, sigma = sp.symbols("s sigma", real=True)
+    wrong = -eta * sigma / lam
+    assert sp.expand(sign_step(wrong, sigma) - wrong) != 0  # not a fixed point
+    summed = sp.summation(eta * (1 - a) ** (T - 1 - J), (J, 0, T - 1))
+    assert sp.simplify((summed - (1 - (1 - a) ** T) * eta / lam).subs(lam, (1 - q) / eta)) != 0
+    assert not SignDescentBounds(limit=lambda sigma: -eta * sigma / lam).prove().holds
+    assert not SignDescentBounds(geometric_sum=lambda t: (1 - (1 - a) ** t) * eta / lam).prove().holds
 
 
 # ----------------------------------------------------------------- the specs' own steps, exactly
@@ -162,24 +194,6 @@ def test_property_constant_sign_pattern_odd_K_row_sums_converge_to_a_floor(K, d,
         magnitudes = fraction_array(data.draw(matrices(K, d, st.fractions(1, 5, max_denominator=4))))
         weights, state = spec.step(weights, signs * magnitudes, state, hp={"lr": lr, "weight_decay": wd})
         assert (weights.sum(axis=0) - limit == (1 - a_) ** t * (W_0.sum(axis=0) - limit)).all()
-
-
-@settings(max_examples=40)
-@given(w0=st.fractions(0, 50, max_denominator=8), lr=step_sizes, wd=decays, steps=st.integers(0, 60))
-def test_property_the_engine_box_bound_function_evaluates_the_proved_bound(w0, lr, wd, steps):
-    if lr * wd > 1:
-        wd = 1 / lr
-    decay = (1 - lr * wd) ** steps
-    exact = decay * w0 + (1 - decay) / wd
-    assert box_bound(float(w0), float(lr), float(wd), steps) == pytest.approx(float(exact), rel=1e-12, abs=1e-12)
-    assert box_bound(float(w0), float(lr), float(wd)) == max(float(w0), 1 / float(wd))
-
-
-def test_the_engine_parity_floor_is_sqrt_d_over_lambda_for_odd_K_only():
-    assert parity_lower_bound(16, 5, 0.05) == pytest.approx(4 / 0.05, rel=1e-15)
-    assert parity_lower_bound(16, 4, 0.05) == 0.0
-    with pytest.raises(ValueError):
-        parity_lower_bound(16, 5, 0.0)
 
 
 def test_negative_control_coupled_signgd_does_not_follow_the_decoupled_formula():

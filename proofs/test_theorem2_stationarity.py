@@ -12,6 +12,11 @@ lambda > 0. The negative controls show the hypotheses are needed: with squared e
 a ridge stationary point has a nonzero row sum; with decoupled decay and a sign step
 the fixed point -S/lambda has row sum -S^T 1/lambda != 0.
 (Zhao et al., arXiv:2602.16642.)
+
+Independence. Gradients come from losses_by_hand.py (sympy.diff of THEORY.md's losses);
+the ridge stationary point is solved for here; the numerical part uses its own Newton
+solver and torch autograd. Only the theorem object is imported, for its own proof and its
+refusal of squared error.
 """
 
 import numpy as np
@@ -20,27 +25,22 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nctheory.theory.losses import LOSSES
-from nctheory.theorems.lemma1 import last_layer, minibatch_gradient
-from nctheory.theorems.theorem2 import THEOREM2, StationarityForcesCentring, ridge_stationary_point
+from losses_by_hand import cancelled, cross_entropy, label_smoothing, last_layer, minibatch_gradient, squared_error
+from nctheory.theorems.theorem2 import THEOREM2, StationarityForcesCentring
 
 lam = sp.Symbol("lambda", positive=True)
 W = last_layer(3, 2)[0]
 ones = sp.ones(1, 3)
 
 
-def _cancel(matrix):
-    return matrix.applyfunc(lambda e: sp.cancel(sp.together(e)))
-
-
 def test_step1_lemma1_for_a_symbolic_minibatch():
-    grad = minibatch_gradient(LOSSES["cross_entropy"].build, (0, 1, 2, 0), 3, 2, W)
-    assert _cancel(ones * grad) == sp.zeros(1, 2)
+    grad = minibatch_gradient(cross_entropy, (0, 1, 2, 0), 3, 2, W)
+    assert cancelled(ones * grad) == sp.zeros(1, 2)
 
 
 def test_step2_row_sum_of_the_regularised_gradient_is_lambda_times_the_row_sum():
-    grad = minibatch_gradient(LOSSES["label_smoothing"].build, (2, 0), 3, 2, W)
-    assert _cancel(ones * (grad + lam * W) - lam * (W.T * sp.ones(3, 1)).T) == sp.zeros(1, 2)
+    grad = minibatch_gradient(label_smoothing, (2, 0), 3, 2, W)
+    assert cancelled(ones * (grad + lam * W) - lam * (W.T * sp.ones(3, 1)).T) == sp.zeros(1, 2)
 
 
 def test_step3_lambda_positive_leaves_only_the_zero_row_sum():
@@ -48,14 +48,20 @@ def test_step3_lambda_positive_leaves_only_the_zero_row_sum():
     assert sp.solve([lam * s1, lam * s2], [s1, s2], dict=True) == [{s1: 0, s2: 0}]
 
 
+def ridge_stationary_points(H, Y, weight_decay):
+    """Every W with (W H - Y) H^T + lambda W = 0 (the gradient of 1/2 ||W H - Y||^2 + lambda/2 ||W||^2)."""
+    unknowns = sp.Matrix(Y.shape[0], H.shape[0], lambda i, j: sp.Symbol(f"x_{i}{j}"))
+    equations = list((unknowns * H - Y) * H.T + weight_decay * unknowns)
+    return [unknowns.subs(solution) for solution in sp.solve(equations, list(unknowns), dict=True)]
+
+
 def test_negative_control_mse_breaks_lemma1_and_the_ridge_stationary_point_is_not_centred():
-    grad = minibatch_gradient(LOSSES["mse"].build, (0, 1, 2, 0), 3, 2, W)
+    grad = minibatch_gradient(squared_error, (0, 1, 2, 0), 3, 2, W)
     assert sp.expand(ones * grad) != sp.zeros(1, 2)
     H = sp.Matrix([[1, 2, 0, -1], [3, -1, 1, 2]])
     Y = sp.Matrix([[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 0]])
-    star = ridge_stationary_point(H, Y, sp.Rational(1, 10))
-    assert _cancel((star * H - Y) * H.T + sp.Rational(1, 10) * star) == sp.zeros(3, 2)
-    assert _cancel(star.T * sp.ones(3, 1)) != sp.zeros(2, 1)
+    (star,) = ridge_stationary_points(H, Y, sp.Rational(1, 10))  # strictly convex: exactly one
+    assert cancelled(star.T * sp.ones(3, 1)) != sp.zeros(2, 1)
 
 
 def test_negative_control_decoupled_sign_fixed_point_keeps_a_row_sum():

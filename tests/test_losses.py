@@ -1,10 +1,15 @@
-"""Lemma 1's hypothesis: shift invariance of losses, decided exactly or with a witness."""
+"""The loss registry: Lemma 1's hypothesis (shift invariance, decided exactly or with a
+witness), and the array forms of every loss against its sympy expression."""
 
+import mpmath
+import numpy as np
 import pytest
 import sympy as sp
+import torch
 
 from nctheory.errors import NCTheoryError
-from nctheory.theory.losses import LOSSES, logits, shift_invariance
+from nctheory.runs.ufm import check_loss, init_ufm, loss_and_gradients
+from nctheory.theory.losses import LOSSES, logits, run_parameters, runnable_losses, shift_invariance
 
 INVARIANT = ["cross_entropy", "label_smoothing", "soft_labels", "focal", "crammer_singer"]
 NOT_INVARIANT = ["mse", "sigmoid_ovr"]
@@ -66,10 +71,6 @@ def test_registry_is_complete():
 # 2e-14 .. 5e-14 absolute and the measured errors at most 3 ulps of the sample's scale
 # (under 1% of the bound); the negative controls below show that a wrong gradient -- even
 # one entry off by 1e-12 -- is refused.
-import mpmath  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
 ULP = float(np.finfo(np.float64).eps)
 SIZES = (2, 3, 5)
 BATCH = 6
@@ -160,3 +161,51 @@ def test_negative_control_a_wrong_gradient_is_refused():
     perturbed = grad.copy()
     perturbed[0, 0] += 1e-12
     assert not _agrees(Z, value, perturbed, ref_value, ref_grad)
+
+
+# -- the registry's parameters and its consumers -----------------------------------------
+def test_parameters_are_declared_once_on_the_loss():
+    smoothing = LOSSES["label_smoothing"]
+    assert check_loss("label_smoothing") == ("label_smoothing", smoothing.default("epsilon"))
+    assert check_loss("cross_entropy", 0.2) == ("label_smoothing", 0.2)
+    # Lemma 1 is decided with eps and gamma symbolic: for every value a run may choose
+    for name, parameter in (("label_smoothing", "epsilon"), ("focal", "gamma")):
+        expr, _ = LOSSES[name].expression(3)
+        assert LOSSES[name].parameter(parameter).symbol in expr.free_symbols
+    with pytest.raises(NCTheoryError, match="no parameter"):
+        LOSSES["cross_entropy"].value_and_grad(np.zeros((1, 3)), np.zeros(1, dtype=int), epsilon=0.1)
+    with pytest.raises(NCTheoryError, match="needs targets"):
+        LOSSES["soft_labels"].value_and_grad(np.zeros((1, 3)), np.zeros(1, dtype=int))
+
+
+def test_runs_accept_exactly_the_registered_losses_with_defaults():
+    assert set(runnable_losses()) == set(LOSSES) - {"soft_labels"}
+    for name in runnable_losses():
+        assert check_loss(name)[0] == name
+    with pytest.raises(NCTheoryError, match="needs per-sample parameters"):
+        check_loss("soft_labels")
+    with pytest.raises(NCTheoryError, match="loss must be one of 'cross_entropy'"):
+        check_loss("hinge")
+    with pytest.raises(NCTheoryError, match="not to loss='focal'"):
+        check_loss("focal", 0.1)
+
+
+@pytest.mark.parametrize("name", runnable_losses())
+def test_ufm_gradients_through_the_registry_equal_torch_autograd(name):
+    """The UFM's analytic gradients (numpy form, chain rule) against autograd through the
+    torch form, for every loss a run accepts: relative error <= 1e-12, as in test_ufm.py
+    (the same formulas in another operation order differ by O(n_terms u) ~ 1e-14)."""
+    K, n, d = 4, 5, 6
+    params, y = init_ufm(K, n, d, seed=2, bias=True)
+    params["b"] = np.linspace(-1, 1, K)
+    rows = np.random.default_rng(1).permutation(K * n)[:7]
+    loss, eps = check_loss(name)
+    value, grads = loss_and_gradients(params, y, loss, eps, rows)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    Z = t["H"][torch.as_tensor(rows)] @ t["W"].T + t["b"]
+    reference = LOSSES[loss].torch_value(Z, torch.as_tensor(y[rows]), reduction="mean", **run_parameters(eps))
+    reference.backward()
+    assert float(value) == pytest.approx(float(reference.detach()), rel=1e-12)
+    for block in grads:
+        expected = t[block].grad.numpy()
+        assert np.linalg.norm(grads[block] - expected) <= 1e-12 * np.linalg.norm(expected), block

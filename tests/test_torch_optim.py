@@ -102,8 +102,12 @@ def test_make_optimizer_maps_hyperparameters_exactly():
     assert adam.defaults["eps"] == 1e-8 and adam.defaults["weight_decay"] == 5e-2
     adamw = make_optimizer(nctheory.optimizer("adamw", **HP["adamw"]), p)
     assert type(adamw) is torch.optim.AdamW and adamw.defaults["weight_decay"] == 5e-2
-    for name in ("signgd", "signgd_decoupled", "sgdw_momentum", "qhm", "lion"):
-        assert type(make_optimizer(nctheory.optimizer(name, **HP[name]), p)) is SpecOptimizer
+    # specs without a torch.optim class run on their independent reference implementation
+    sign = make_optimizer(nctheory.optimizer("signgd", **HP["signgd"]), p)
+    assert type(sign) is torch.optim.Adam and sign.defaults["betas"] == (0.0, 0.0) and sign.defaults["eps"] == 1e-300
+    assert type(make_optimizer(nctheory.optimizer("signgd_decoupled", **HP["signgd_decoupled"]), p)) is torch.optim.AdamW
+    for name, cls in (("sgdw_momentum", "SGDW"), ("qhm", "QHM"), ("lion", "Lion")):
+        assert type(make_optimizer(nctheory.optimizer(name, **HP[name]), p)).__name__ == cls
     assert type(make_optimizer(nctheory.optimizer("sgd", **HP["sgd"]), p, prefer_torch=False)) is SpecOptimizer
 
 

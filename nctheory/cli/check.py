@@ -79,6 +79,8 @@ def _non_negative_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nctheory.theory.losses import LOSSES, runnable_losses
+
     p = _Parser(prog="python -m nctheory.check",
                 description="Check the NC0 theory of an optimizer against a training run.")
     p.add_argument("name", nargs="?", help="registered optimizer name (see --list)")
@@ -98,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-every", dest="record_every", type=int, default=None,
                    help="NC metrics every K steps (default: steps // 50, the 50 points per run that "
                         "the verdict's plateau and trend windows use; row sums are recorded every step)")
-    p.add_argument("--loss", default="cross_entropy", help="cross_entropy, label_smoothing or mse")
-    p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0)
+    p.add_argument("--loss", default="cross_entropy", help=f"one of {', '.join(runnable_losses())}")
+    p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0,
+                   help=f"eps of cross-entropy's label smoothing (--loss label_smoothing alone: "
+                        f"{LOSSES['label_smoothing'].default('epsilon')})")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None)
     p.add_argument("--num-classes", dest="num_classes", type=int, default=None)
     p.add_argument("--theory", default=None,

@@ -5,8 +5,10 @@ Every registered spec declares the classes that implement it exactly
 keeps no buffer then), with ``momentum > 0`` heavy ball or, with ``nesterov=True``,
 Nesterov; ``Adam`` is coupled L2 decay (``decoupled_weight_decay=True``: AdamW's spec);
 ``AdamW`` decoupled; and whatever a spec added later declares. ``from_torch`` asks every
-registered spec whether the live optimizer is one of its classes, so nothing here knows an
-optimizer by name. An optimizer built by :mod:`nctheory` itself carries its spec
+registered spec whether the live optimizer is one of its classes (its torch classes and its
+reference implementation), so nothing here knows an optimizer by name; where several match,
+the most specific mapping (the most conditions) wins -- ``Adam(betas=(0, 0), eps=1e-300)``
+is SignGD's reference, any other ``Adam`` is Adam. An optimizer built by :mod:`nctheory` itself carries its spec
 (``nctheory_spec``).
 
 ``maximize=True`` negates the gradient only; its row sum still vanishes (Lemma 1) and the
@@ -56,12 +58,18 @@ def _spec_and_hparams(torch_optimizer, group):
         return spec, {name: _scalar(group[name]) for name in spec.hyperparameter_names}
     matches, near = [], []
     for candidate in REGISTRY.values():
-        for torch_class in candidate.torch:
+        classes = candidate.torch + ((candidate.reference_implementation,)
+                                     if candidate.reference_implementation is not None else ())
+        for torch_class in classes:
             missing = torch_class.mismatches(torch_optimizer, group)
             if not missing:
-                matches.append(candidate)
+                matches.append((torch_class.specificity, candidate))
             elif missing != [f"not {torch_class.path}"]:
                 near.append(f"{candidate.name} needs {', '.join(missing)}")
+    # the most specific mapping wins: Adam with betas (0, 0) and eps 1e-300 is sign descent
+    if matches:
+        top = max(s for s, _ in matches)
+        matches = list({c.name: c for s, c in matches if s == top}.values())
     kind = f"{type(torch_optimizer).__module__}.{type(torch_optimizer).__name__}"
     if len(matches) > 1:
         raise NCTheoryError(f"{kind} matches several specs ({', '.join(m.name for m in matches)}); "

@@ -37,7 +37,7 @@ import numpy as np
 
 from nctheory.theory import ops as ops_module
 from nctheory.theory.ops import array_namespace  # the one array-library dispatch
-from nctheory.theory.losses import LOSSES, runnable_losses
+from nctheory.theory.losses import LOSSES, run_parameters, runnable_losses
 from nctheory.errors import NCTheoryError
 
 
@@ -68,14 +68,15 @@ def init_ufm(num_classes: int, samples_per_class: int, dim: int, *, seed: int = 
 def check_loss(loss: str, label_smoothing: float = 0.0) -> tuple[str, float]:
     """Normalise ``(loss, label_smoothing)`` against the loss registry
     (:data:`nctheory.theory.losses.LOSSES`; a run needs a loss whose parameters all have
-    defaults). ``"label_smoothing"`` alone means the eps declared on that loss (0.1);
+    defaults). ``"label_smoothing"`` alone means the eps declared on that loss;
     ``"cross_entropy"`` with eps > 0 is label smoothing.
 
     Returns the registry name of the loss actually used (``"label_smoothing"`` when
     eps > 0) and eps.
     """
     if loss not in runnable_losses():
-        raise NCTheoryError(f"loss must be one of {', '.join(map(repr, runnable_losses()))}, got {loss!r}")
+        needs = f" ({LOSSES[loss].name} needs per-sample parameters a run does not supply)" if loss in LOSSES else ""
+        raise NCTheoryError(f"loss must be one of {', '.join(map(repr, runnable_losses()))}, got {loss!r}{needs}")
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
             or not 0.0 <= label_smoothing < 1.0:
         raise NCTheoryError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
@@ -99,7 +100,7 @@ def _loss_and_dlogits(Z, yb, loss, eps, need_grad=True):
     """``(L, dL/dZ)`` of the mean loss over the rows of Z (``dL/dZ`` None unless needed):
     the registry's per-sample values and gradients, divided by the batch size."""
     B = Z.shape[0]
-    values, dlogits = LOSSES[loss].value_and_grad(Z, yb, **({"epsilon": eps} if eps else {}))
+    values, dlogits = LOSSES[loss].value_and_grad(Z, yb, **run_parameters(eps))
     return values.sum() / B, (dlogits / B if need_grad else None)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from nctheory.errors import NCTheoryError
 from nctheory.theory.losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
 from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
 
@@ -197,38 +198,19 @@ class GradientRowSums(Theorem):
         return NumericalCheck(self.name, setting, tuple(rows))
 
 
-def torch_loss(name: str, num_classes: int, soft_targets=None):
+def torch_loss(name: str, num_classes: int | None = None, soft_targets=None):
     """The loss of :data:`nctheory.theory.losses.LOSSES` named ``name`` as a torch function
-    ``(Z, y) -> mean loss`` (focal with gamma = 2, label smoothing 1/10, soft labels
-    ``soft_targets``); None for a loss with no torch form here."""
-    import torch
-
-    F = torch.nn.functional
-
-    def onehot(y, Z):
-        return F.one_hot(y, num_classes).to(Z.dtype)
-
-    def focal(Z, y):
-        log_p = F.log_softmax(Z, 1).gather(1, y[:, None])[:, 0]
-        return (-(1 - log_p.exp()) ** 2 * log_p).mean()
-
-    def crammer_singer(Z, y):
-        true = Z.gather(1, y[:, None])
-        others = Z.masked_fill(onehot(y, Z).bool(), -torch.inf)
-        return torch.relu(1 + others.max(1, keepdim=True).values - true).mean()
-
-    losses = {
-        "cross_entropy": lambda Z, y: F.cross_entropy(Z, y),
-        "label_smoothing": lambda Z, y: F.cross_entropy(Z, y, label_smoothing=0.1),
-        "soft_labels": None if soft_targets is None else
-        (lambda Z, y: -(soft_targets * F.log_softmax(Z, 1)).sum(1).mean()),
-        "focal": focal,
-        "crammer_singer": crammer_singer,
-        "mse": lambda Z, y: ((Z - onehot(y, Z)) ** 2).sum(1).mean(),
-        "sigmoid_ovr": lambda Z, y: F.binary_cross_entropy_with_logits(Z, onehot(y, Z), reduction="none")
-        .sum(1).mean(),
-    }
-    return losses.get(name)
+    ``(Z, y) -> mean loss``: the registry's torch form with its declared parameters (focal's
+    gamma, label smoothing's eps), soft labels against ``soft_targets``; None for a loss the
+    registry cannot evaluate so (no torch form, or a parameter without default not given).
+    ``num_classes`` is read from the logits and kept for compatibility."""
+    loss = LOSSES[name]
+    given = {p.name: soft_targets for p in loss.parameters if p.name == "targets" and soft_targets is not None}
+    try:
+        loss.values(**given)  # raises when a parameter without default is missing
+    except NCTheoryError:
+        return None
+    return None if loss.torch_form is None else lambda Z, y: loss.torch_value(Z, y, reduction="mean", **given)
 
 
 LEMMA1 = GradientRowSums()

@@ -55,6 +55,11 @@ class TorchClass:
     requirement: str = ""
 
     @property
+    def specificity(self) -> int:
+        """How many conditions pin this mapping (``from_torch`` prefers the most specific)."""
+        return len(self.when) + len(self.attributes)
+
+    @property
     def label(self) -> str:
         conditions = ", ".join(f"{k}{' ' + v.text if isinstance(v, Condition) else '=' + repr(v)}"
                                for k, v in self.when.items())

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from nctheory.theory.spec import OptimizerSpec
-from nctheory.verdict.record import run_spec
 from nctheory.verdict.theory import excited_modes, judged_spec, loss_invariance, theory_lrs
 
 
@@ -133,5 +132,5 @@ def predict_runs(records, theory=None) -> list[Prediction]:
     if isinstance(theory, Prediction):
         base = theory
     else:
-        base = predict_theory(*judged_spec(theory, run_spec(records[0])))
+        base = predict_theory(*judged_spec(theory, records[0]))
     return [for_run(base, r) for r in records]

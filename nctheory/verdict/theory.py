@@ -13,17 +13,16 @@ from nctheory.errors import NCTheoryError
 
 def resolve_theory(theory, record):
     """The spec a run is judged against (see :func:`judged_spec`)."""
-    from nctheory.verdict.record import run_spec
-
-    return judged_spec(theory, run_spec(record))[0]
+    return judged_spec(theory, record)[0]
 
 
-def judged_spec(theory, run_spec):
-    """``(spec, explicit_lr)``: the spec a run of ``run_spec`` (an OptimizerSpec with values,
-    ``record.spec``) is judged against, and whether its lr was chosen independently of the
-    run (then the recorded schedule is rescaled to it).
+def judged_spec(theory, run):
+    """``(spec, explicit_lr)``: the spec a run is judged against, and whether its lr was
+    chosen independently of the run (then the recorded schedule is rescaled to it).
 
-    * None: the run's own spec, as it ran;
+    ``run`` is the spec that ran (an OptimizerSpec with values) or its record:
+
+    * None: the run's own spec, as it ran (:func:`nctheory.verdict.record.run_spec`);
     * an :class:`~nctheory.theory.spec.OptimizerSpec`: as is;
     * a designator ``NAME`` or ``NAME:key=value,...`` (:mod:`nctheory.theory.designator`):
       the registered spec of that name -- or the run's own spec when NAME is its
@@ -35,24 +34,26 @@ def judged_spec(theory, run_spec):
     from nctheory.optimizers import REGISTRY, get_spec
     from nctheory.theory.designator import parse_theory
     from nctheory.theory.spec import OptimizerSpec
+    from nctheory.verdict.record import run_spec as spec_of
 
-    run_lr = run_spec.values.get("lr")
+    run_lr = run.values.get("lr") if isinstance(run, OptimizerSpec) else run.hparams.get("lr")
     if isinstance(theory, OptimizerSpec):
         th_lr = theory.values.get("lr")
         explicit = th_lr is not None and run_lr is not None and not math.isclose(
             float(th_lr), float(run_lr), rel_tol=1e-15)
         return theory, explicit
-    if theory is None:
-        return run_spec, False
-    if not isinstance(theory, str):
+    if not (theory is None or isinstance(theory, str)):
         raise NCTheoryError(f"theory must be None, an optimizer name or an OptimizerSpec, got {type(theory).__name__}")
+    if theory is None:
+        return (run if isinstance(run, OptimizerSpec) else spec_of(run)), False
     name, overrides = parse_theory(theory)
-    if name not in REGISTRY and name == run_spec.name:
-        base = replace(run_spec, values={}, initial_buffers=None)
+    own = run if isinstance(run, OptimizerSpec) else getattr(run, "spec", None)
+    if name not in REGISTRY and own is not None and name == own.name:
+        base = replace(own, values={}, initial_buffers=None)
     else:
         base = get_spec(name)
     values = base.example_values()
-    values.update({k: v for k, v in run_spec.values.items() if k in values})
+    values.update({k: v for k, v in (own.values if own is not None else run.hparams).items() if k in values})
     values.update(overrides)
     return base.with_hparams(**values), "lr" in overrides
 

@@ -83,7 +83,8 @@ class RunConfig:
         lr_schedule: None (the spec's lr), a sequence of >= steps learning rates or a
             callable ``step -> lr``; with torch it is applied by setting
             ``param_group["lr"]`` before each step.
-        loss: "cross_entropy", "label_smoothing" (eps 0.1 unless given) or "mse";
+        loss: a runnable name of :data:`nctheory.theory.losses.LOSSES` ("cross_entropy",
+            "label_smoothing" -- with the eps declared on the loss unless given -- "mse", ...);
             label_smoothing: eps of cross-entropy's label smoothing, in [0, 1). Both are
             stored normalised (:func:`nctheory.runs.ufm.check_loss`): the loss actually used.
         batch_size: minibatch size (None: full batch); minibatches are seeded permutations.

@@ -28,6 +28,7 @@ from nctheory.runs.backends import Backend
 from nctheory.runs.collapse_metrics import nc_metrics, to_numpy
 from nctheory.runs.training.config import DEFAULT_WIDTH, RunConfig
 from nctheory.runs.ufm import UFM, init_ufm, loss_value
+from nctheory.theory.losses import LOSSES, run_parameters
 
 
 class ArrayUFMRunner:
@@ -91,11 +92,8 @@ class TorchRunner:
         self.implementation = implementation_name(self.optimizer)
 
     def loss_fn(self, Z, y):
-        F = self.torch.nn.functional
-        if self.loss_name == "mse":
-            onehot = F.one_hot(y, self.num_classes).to(Z.dtype)
-            return ((Z - onehot) ** 2).sum(1).mean()
-        return F.cross_entropy(Z, y, label_smoothing=self.eps)
+        """The mean loss: the registry's torch form (cross-entropy is ``F.cross_entropy``)."""
+        return LOSSES[self.loss_name].torch_value(Z, y, reduction="mean", **run_parameters(self.eps))
 
     def empty(self, *shape):
         return self.torch.empty(shape, dtype=self.torch.float64, device=self.device)

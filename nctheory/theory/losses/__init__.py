@@ -15,10 +15,10 @@
 from nctheory.theory.losses.base import Loss, Parameter
 from nctheory.theory.losses.invariance import (SHIFT, ShiftInvariance, require_shift_invariant,
                                                shift_invariance)
-from nctheory.theory.losses.registry import LOSSES, get_loss, runnable_losses
+from nctheory.theory.losses.registry import LOSSES, get_loss, run_parameters, runnable_losses
 from nctheory.theory.losses.symbolic import (crammer_singer, cross_entropy, focal, label_smoothing, logits,
                                              sigmoid_one_vs_rest, soft_labels, squared_error)
 
 __all__ = ["LOSSES", "Loss", "Parameter", "SHIFT", "ShiftInvariance", "crammer_singer", "cross_entropy", "focal",
-           "get_loss", "label_smoothing", "logits", "require_shift_invariant", "runnable_losses",
+           "get_loss", "label_smoothing", "logits", "require_shift_invariant", "run_parameters", "runnable_losses",
            "shift_invariance", "sigmoid_one_vs_rest", "soft_labels", "squared_error"]

@@ -51,3 +51,9 @@ def get_loss(loss) -> Loss:
 def runnable_losses() -> tuple:
     """The names of the losses a training run can use (array forms, every parameter defaulted)."""
     return tuple(name for name, loss in LOSSES.items() if loss.runnable)
+
+
+def run_parameters(label_smoothing: float) -> dict:
+    """The loss parameters a run's ``label_smoothing`` eps sets: label smoothing's epsilon
+    when eps > 0 (``nctheory.runs.ufm.check_loss`` gives eps > 0 with that loss only)."""
+    return {EPSILON.name: label_smoothing} if label_smoothing else {}
