@@ -160,3 +160,21 @@ def test_bad_inputs():
         nc3(W[:, :3], H, y)
     with pytest.raises(NCTheoryError, match="W must"):
         nc_metrics(W[:3], H, y, num_classes=4)
+
+
+def test_nc0_and_nc0_rel_on_a_known_matrix():
+    """Pinned values: rows (1, 2), (3, 4), (5, 6) sum to (9, 12), so NC0 = 15 exactly and
+    NC0_rel = 15 / (sqrt(3) sqrt(91)); a squared norm (225) or a mean of rows (5) is caught.
+    float64: every operation here is exact or one correctly rounded sqrt/division away."""
+    import math
+
+    from nctheory import nc0, nc0_rel
+
+    W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    assert nc0(W) == 15.0
+    assert math.isclose(nc0_rel(W), 15.0 / (math.sqrt(3.0) * math.sqrt(91.0)), rel_tol=4 * np.finfo(float).eps)
+    assert nc0(torch.tensor(W)) == 15.0
+    centred = W - W.mean(0)  # rows summing to zero: NC0 = 0 (Lemma 0's centred frame)
+    assert nc0(centred) <= 8 * np.finfo(float).eps * np.abs(centred).sum()
+    equal_rows = np.tile([[2.0, -1.0]], (4, 1))  # all rows equal: NC0_rel = 1 (Cauchy-Schwarz equality)
+    assert math.isclose(nc0_rel(equal_rows), 1.0, rel_tol=4 * np.finfo(float).eps)

@@ -92,13 +92,50 @@ def identity(description: str, lhs, rhs, method: str = "expand") -> Step:
     return Step(description, (lhs, rhs), bool(holds), "=")
 
 
+#: Exact points tried for a witness of ``lhs != rhs`` (positive, distinct, not special).
+_WITNESS_VALUES = (sp.Rational(1, 7), sp.Rational(2, 11), sp.Rational(5, 13), sp.Rational(3, 17),
+                   sp.Rational(7, 19), sp.Rational(4, 23), sp.Rational(9, 29), sp.Rational(6, 31))
+
+
+def nonzero_witness(expr):
+    """A point where ``expr`` (a scalar or matrix) is certainly nonzero, or None.
+
+    The free symbols get exact rationals from :data:`_WITNESS_VALUES` (rotated between
+    attempts); the value must be an exact nonzero number, or evaluate to at least 1e-30
+    in absolute value at 60 digits (far above the evaluation error). A failed
+    simplification is therefore never mistaken for a difference.
+    """
+    entries = list(expr) if isinstance(expr, sp.MatrixBase) else [sp.sympify(expr)]
+    symbols = sorted(set().union(*(e.free_symbols for e in entries)), key=str)
+    for shift in range(len(_WITNESS_VALUES)):
+        point = {s: _WITNESS_VALUES[(i + shift) % len(_WITNESS_VALUES)] for i, s in enumerate(symbols)}
+        for entry in entries:
+            value = entry.subs(point)
+            if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or value.free_symbols:
+                continue
+            if value.is_Rational:
+                if value != 0:
+                    return point
+                continue
+            approx = value.evalf(60)
+            if approx.is_number and approx.is_real is not False and abs(approx) > sp.Float("1e-30"):
+                return point
+    return None
+
+
 def distinct(description: str, lhs, rhs, method: str = "expand") -> Step:
-    """A negative control: ``lhs - rhs`` must NOT reduce to 0."""
+    """A negative control: ``lhs`` and ``rhs`` differ, shown by a witness point where
+    ``lhs - rhs`` is certainly nonzero (:func:`nonzero_witness`). Without a witness the
+    step FAILS (undecided is not distinct): a control that cannot decide proves nothing."""
     try:
-        holds = not is_zero(sp.sympify(lhs) - sp.sympify(rhs), method)
+        difference = sp.sympify(lhs) - sp.sympify(rhs)
     except (sp.ShapeError, TypeError, ValueError):
-        holds = True  # not even comparable: certainly not equal
-    return Step(description, (lhs, rhs), bool(holds), r"\ne")
+        return Step(f"{description} [different shapes or kinds]", (lhs, rhs), True, r"\ne")
+    if isinstance(difference, sp.MatrixBase) or not is_zero(difference, method):
+        witness = nonzero_witness(difference)
+        if witness is not None:
+            return Step(description, (lhs, rhs), True, r"\ne")
+    return Step(f"{description} [no point found where they differ]", (lhs, rhs), False, r"\ne")
 
 
 def fact(description: str, objects: Iterable, holds) -> Step:
