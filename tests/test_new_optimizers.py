@@ -75,8 +75,8 @@ def _compare_with_torch(name, hparams, cls, kwargs):
     ours, _ = _train(lambda p: SpecOptimizer(p, spec), steps)
     theirs, opt = _train(lambda p: cls(p, **kwargs), steps)
     nudged, _ = _train(lambda p: cls(p, **kwargs), steps, perturb=4 * eps)
-    scale = float(theirs.weight.abs().max())
-    gap = float((ours.weight - theirs.weight).abs().max()) / scale
+    scale = float(theirs.weight.detach().abs().max())
+    gap = float((ours.weight - theirs.weight).detach().abs().max()) / scale
     sensitivity = max(float((nudged.weight - theirs.weight).abs().max()) / scale, 4 * eps)
     assert gap <= steps * sensitivity
     # negative control: another hyperparameter value is far outside that bound

@@ -21,7 +21,9 @@ from nctheory.theorems.algebra import A_
 from nctheory.theorems.base import Comparison, NumericalCheck, refuted_from
 from nctheory.theorems.lemma0 import SimplexETFRowSum
 from nctheory.theorems.lemma1 import EXPECTED_SHIFT_INVARIANCE, GradientRowSums
-from nctheory.theorems.linear_recurrences import CLAIMS, ETA, LAMBDA, MU, S, U, LinearRecurrenceTheorem
+from nctheory.theorems.algebra import ETA, LAMBDA, MU
+from nctheory.theorems.linear_claims import CLAIMS, S, U
+from nctheory.theorems.linear_recurrences import LinearRecurrenceTheorem
 from nctheory.theorems.optimal_momentum import OptimalMomentumTheorem
 from nctheory.theorems.theorem2 import StationarityForcesCentring
 
