@@ -13,7 +13,7 @@ Hypotheses. A shift-invariant loss (Lemma 1); torch.optim semantics; a = eta*lam
 declared ranges mu in (0, 1), tau, nu in [0, 1], lambda >= 0, eta > 0; for acceleration
 0 < a < 1.
 
-Proof. The claims are typed in nctheory.theorems.linear_recurrences.CLAIMS from
+Proof. The claims are typed in nctheory.theorems.linear_claims.CLAIMS from
 THEORY.md. Everything the claims are compared with is derived here, in plain sympy
 (exact_tools.py): the iterates of the claimed recurrence by a hand-written loop, the
 closed form by solving for its two constants, the Jury factors of the claimed polynomial
@@ -36,7 +36,7 @@ from exact_tools import (centre_columns, certified_positive, coefficients_of_pow
                          is_zero, iterate_matrices, jury_factors, rational_array, roots_inside, run_spec_step,
                          schur_cohn_products)
 from nctheory.optimizers import get_spec, optimizer
-from nctheory.theorems.linear_recurrences import CLAIMS
+from nctheory.theorems.linear_claims import CLAIMS
 
 LINEAR = list(CLAIMS)
 X = sp.Symbol("x")

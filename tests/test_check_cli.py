@@ -36,7 +36,7 @@ def test_list_names_every_optimizer(capsys):
 
 
 def test_default_run_is_verified_with_the_report(capsys):
-    code, out, err = run(capsys, "sgd_momentum", "--quiet")
+    code, out, err = run(capsys, "sgd_momentum", "--quiet", "--dampening", "0")  # THEORY.md's reference is at tau = 0
     assert code == 0
     # the symbolic prediction comes first, then the verdict
     assert out.index("charpoly") < out.index("Verdict: VERIFIED")
@@ -128,7 +128,8 @@ def test_plot_and_out_files(capsys, tmp_path):
 
 
 def test_real_subprocess_json():
-    proc = subprocess.run([sys.executable, "-m", "nctheory.cli.check", "sgd_momentum", "--json"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "nctheory.cli.check", "sgd_momentum", "--json",
+                           "--dampening", "0"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
@@ -138,3 +139,28 @@ def test_real_subprocess_json():
     bad = subprocess.run([sys.executable, "-m", "nctheory.cli.check", "sgd_momentum", "--steps", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stdout == ""
+
+
+def test_a_torch_mapping_that_drops_dampening_is_refuted(monkeypatch, capsys):
+    """The check predicts from what from_torch reads off the live optimizer; a mapping that
+    builds SGD without the requested dampening (a planted bug) must come out refuted."""
+    from dataclasses import replace
+
+    from nctheory.optimizers import REGISTRY
+    from nctheory.theory.torch_mapping import NONZERO, TorchClass
+
+    broken = replace(REGISTRY["sgd_momentum"],
+                     torch=(TorchClass("torch.optim.SGD", {"momentum": NONZERO, "nesterov": False, "dampening": 0.0}),))
+    monkeypatch.setitem(REGISTRY, "sgd_momentum", broken)
+    assert main(["sgd_momentum", "--steps", "40", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "torch mapping" in out and "dampening=0.3" in out
+
+
+def test_default_linear_run_warms_up_on_minibatches(capsys):
+    assert main(["sgd_momentum", "--steps", "50", "--json", "--quiet", "--out", "/tmp/nctheory_default_run"]) == 0
+    import json
+
+    meta = json.loads(open("/tmp/nctheory_default_run.json").read())
+    assert meta["batch_size"] == 16 and meta["hparams"]["dampening"] == 0.3
+    assert meta["implementation"] == "torch.optim.SGD"

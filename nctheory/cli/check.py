@@ -16,12 +16,23 @@ than ~2 s), then prints predicted and measured side by side with the verdict and
 reasons (:mod:`nctheory.render.report`). The protocol follows the theory judged against
 (:mod:`nctheory.verdict`):
 
-* linear theories: one run of ``--steps`` (default 300) steps, whole-trajectory comparison;
+* linear theories: one run of ``--steps`` (default 300) steps, whole-trajectory comparison,
+  run as users train: a linear learning-rate warm-up from lr/10 over the first 10% of the
+  steps (``--constant-lr`` to switch it off), minibatches of ``--batch-size`` (default 16;
+  ``--full-batch``), the spec's example hyperparameters (non-zero dampening where the
+  optimizer has one);
 * sign-based theories: runs at lr, lr/3, lr/9 for the same physical time lr x steps
   (``--steps`` is the step count at lr; default ``ceil(10 / lr)``, so every run covers
   physical time 10, in which the coupled plateau is reached);
 * Adam / AdamW / Lion: one run of ``--steps`` (default ``ceil(3 / lr)``: physical time 3,
   past the transient; :data:`nctheory.verdict.ADAPTIVE_MIN_PHYSICAL_TIME` is 2).
+
+Every run trains with the spec's reference implementation (an optimizer the package did not
+write: ``torch.optim``, qhoptim, lion-pytorch, pytorch-optimizer), and the prediction is
+built from what :func:`nctheory.from_torch` reads off that live optimizer -- the path users
+take. If that differs from the spec requested, the torch mapping is wrong and the verdict
+is refuted. Without the reference library the run says it measured the package against
+its own update rule.
 
 ``--theorem NAME`` (or ``all``) checks a theorem object instead of an optimizer: its exact
 proof and its numerical check side by side (:mod:`nctheory.cli.theorem_check`).
@@ -44,6 +55,11 @@ ADAPTIVE_PHYSICAL_TIME = 3.0
 MAX_DEFAULT_STEPS = 50_000
 SIGN_FACTORS = (1, 3, 9)
 PROGRESS_AFTER_S = 2.0
+#: Linear theories: a linear warm-up from WARMUP_START x lr over the first WARMUP_FRACTION of
+#: the steps (Goyal et al., "Accurate, large minibatch SGD", 2017), and minibatches.
+WARMUP_FRACTION = 0.1
+WARMUP_START = 0.1
+LINEAR_DEFAULT_BATCH = 16
 
 
 
@@ -104,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0,
                    help=f"eps of cross-entropy's label smoothing (--loss label_smoothing alone: "
                         f"{LOSSES['label_smoothing'].default('epsilon')})")
-    p.add_argument("--batch-size", dest="batch_size", type=int, default=None)
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
+                   help=f"minibatch size (default: {LINEAR_DEFAULT_BATCH} for linear theories, full batch otherwise)")
+    p.add_argument("--full-batch", dest="full_batch", action="store_true", help="train on the full batch")
+    p.add_argument("--constant-lr", dest="constant_lr", action="store_true",
+                   help="no warm-up: constant lr (linear theories warm up over the first 10%% of steps by default)")
     p.add_argument("--num-classes", dest="num_classes", type=int, default=None)
     p.add_argument("--theory", default=None,
                    help="judge against another theory: NAME or NAME:key=value,... (negative control)")
@@ -216,14 +236,51 @@ def _validate_args(args):
     _run_config(args)
 
 
-def _run_config(args, **fields):
+def _run_config(args, protocol=None, **fields):
     """The :class:`~nctheory.runs.training.RunConfig` of the options (validated), with
-    ``fields`` (steps, record_every, progress) set."""
+    ``fields`` (steps, record_every, progress, lr_schedule) set; minibatches by default for
+    the ``protocol`` of linear theories."""
     from nctheory.runs.training import RunConfig
+    from nctheory.theory.family import TRAJECTORY
 
-    return RunConfig(model=args.model, seed=args.seed, backend=args.backend, device=args.device, dtype=args.dtype,
-                     loss=args.loss, label_smoothing=args.label_smoothing, batch_size=args.batch_size,
-                     num_classes=args.num_classes, **fields)
+    batch = args.batch_size
+    if batch is None and not args.full_batch and protocol == TRAJECTORY:
+        batch = LINEAR_DEFAULT_BATCH
+    config = RunConfig(model=args.model, seed=args.seed, backend=args.backend, device=args.device, dtype=args.dtype,
+                       loss=args.loss, label_smoothing=args.label_smoothing, batch_size=None,
+                       num_classes=args.num_classes, **fields)
+    return config if batch is None else config.replace(batch_size=batch)
+
+
+def _warmup(protocol: str, lr: float, steps: int, args):
+    """The learning rate per step: a linear warm-up for linear theories (module docstring),
+    None (constant lr) otherwise -- the sign and adaptive theories are stated for a
+    constant step size."""
+    from nctheory.theory.family import TRAJECTORY
+
+    if protocol != TRAJECTORY or args.constant_lr:
+        return None
+    ramp = max(1, int(WARMUP_FRACTION * steps))
+    return [lr * (WARMUP_START + (1 - WARMUP_START) * min(1.0, t / ramp)) for t in range(steps)]
+
+
+def _read_back_theory(records, spec, args):
+    """The spec the prediction is built from: what ``from_torch`` read off the live optimizer
+    of the first run, when no other theory was asked for; and the reasons the torch mapping
+    fails, if the optimizer that ran is not the spec requested (lr aside: it is per run)."""
+    read = records[0].read_back
+    if args.theory is not None or read is None:
+        return None, []
+    if isinstance(read, str):
+        return None, [f"The optimizer that ran could not be read back: {read}"]
+    problems = []
+    for record in records:
+        got, wanted = record.read_back, spec.with_hparams(lr=float(record.hparams["lr"]))
+        if isinstance(got, str) or got.values != wanted.values or got.chain != wanted.chain:
+            shown = got if isinstance(got, str) else got
+            problems.append(f"from_torch reads {shown!r} off the optimizer that ran ({record.implementation}), "
+                            f"but {wanted!r} was requested: the torch mapping (make_optimizer / from_torch) is wrong")
+    return read, problems
 
 
 def run_check(args, out=None):
@@ -249,14 +306,16 @@ def run_check(args, out=None):
     from nctheory.runs.training import run, save_record
 
     plan = _protocol(protocol, float(spec.values["lr"]), args.steps)
+    if args.batch_size is not None and args.full_batch:
+        raise UsageError("give either --batch-size or --full-batch, not both")
     records = []
     started = time.perf_counter()
     for i, (lr, steps) in enumerate(plan):
         label = f"training {spec.name} lr={lr:g}" + (f" (run {i + 1}/{len(plan)})" if len(plan) > 1 else "")
         progress = _Progress(label, enabled=not args.quiet)
         try:
-            config = _run_config(args, steps=steps, record_every=args.record_every or max(1, steps // 50),
-                                 progress=progress)
+            config = _run_config(args, protocol, steps=steps, record_every=args.record_every or max(1, steps // 50),
+                                 progress=progress, lr_schedule=_warmup(protocol, lr, steps, args))
             record = run(spec.with_hparams(lr=lr), config)
         finally:
             progress.done()
@@ -266,7 +325,13 @@ def run_check(args, out=None):
             save_record(record, path)
         if record.stopped_early or record.diverged_at is not None:
             break
+    read_back, problems = _read_back_theory(records, spec, args)
+    if read_back is not None and not problems:
+        prediction = predict_theory(read_back)  # the prediction users get: from the live optimizer
     verdict = check_records(records, theory=prediction)
+    if problems:
+        verdict.verdict = "refuted"
+        verdict.reasons[:0] = problems
     verdict.details["wall_time_s"] = round(time.perf_counter() - started, 3)
     if args.plot:
         plot_verdict(verdict, args.plot)

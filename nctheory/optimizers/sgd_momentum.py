@@ -14,6 +14,7 @@ SPEC = OptimizerSpec(
     summary="heavy-ball momentum with dampening, coupled decay (torch.optim.SGD)",
     chain=(tf.add_decayed_weights, tf.torch_momentum, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
+    examples={"dampening": 0.3},  # the check's default exercises torch's dampening (and its first-step rule)
     reference="Polyak (1964); torch/optim/sgd.py",
     torch=(TorchClass("torch.optim.SGD", {"momentum": NONZERO, "nesterov": False}),),
 )

@@ -18,6 +18,7 @@ SPEC = OptimizerSpec(
     summary="SGD momentum with decoupled weight decay (SGDW, Loshchilov & Hutter)",
     chain=(tf.torch_momentum, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
+    examples={"dampening": 0.3},  # the check's default exercises torch's dampening (and its first-step rule)
     reference="Loshchilov & Hutter (2019), Algorithm 1",
     torch=(TorchClass("pytorch_optimizer.SGDW", {"momentum": NONZERO, "weight_decouple": True, "nesterov": False},
                       requirement="pytorch-optimizer"),),

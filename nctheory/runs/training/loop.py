@@ -81,6 +81,7 @@ def run(spec: OptimizerSpec, config: RunConfig | None = None) -> TrainingRecord:
             batch_size=config.batch_size, record_every=record_every, config=description, spec=spec)
         if config.model == "user":
             record.trained_model = runner.net
+        record.read_back = getattr(runner, "read_back", None)
         _train(runner, record, rates, config.steps, record_every, config.batch_size, config.seed, config.progress)
     return record
 

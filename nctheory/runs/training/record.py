@@ -56,6 +56,9 @@ class TrainingRecord:
             None only for a record built by hand without one or loaded from a file whose
             spec is not registered here (see :func:`load_record`).
         trained_model: for ``model="user"``, the trained copy of the user's module (not saved).
+        read_back: torch backends: the spec :func:`nctheory.from_torch` read off the live
+            optimizer before its first step (or the error it gave, as text); None where the
+            spec's own step ran (numpy / cupy). Not saved.
     """
 
     optimizer: str
@@ -82,6 +85,7 @@ class TrainingRecord:
     metric_time_s: float = 0.0
     spec: OptimizerSpec | None = field(default=None, repr=False, compare=False)
     trained_model: object = field(default=None, repr=False, compare=False)
+    read_back: object = field(default=None, repr=False, compare=False)
 
     @property
     def steps_done(self) -> int:
@@ -100,7 +104,7 @@ class TrainingRecord:
 
 # ---------------------------------------------------------------------- persistence
 _ARRAYS = ("row_sums", "learning_rates", "metric_steps")
-_NOT_IN_JSON = _ARRAYS + ("metrics", "trained_model", "spec")
+_NOT_IN_JSON = _ARRAYS + ("metrics", "trained_model", "spec", "read_back")
 _INITIAL_BUFFERS = "spec__initial_buffers"
 
 

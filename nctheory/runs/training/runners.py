@@ -73,6 +73,18 @@ class ArrayUFMRunner:
         return out
 
 
+def read_back(optimizer):
+    """What :func:`nctheory.from_torch` reads off the live optimizer before its first step
+    (the path users take), or the error it raised, as text."""
+    from nctheory.errors import NCTheoryError
+    from nctheory.pytorch.from_torch import from_torch
+
+    try:
+        return from_torch(optimizer)
+    except NCTheoryError as error:
+        return f"from_torch failed: {error}"
+
+
 class TorchRunner:
     """Any model on torch: autograd and a torch optimizer from :func:`make_optimizer`."""
 
@@ -90,6 +102,7 @@ class TorchRunner:
 
         self.optimizer = make_optimizer(self.spec, params, prefer_torch=self.prefer_torch)
         self.implementation = implementation_name(self.optimizer)
+        self.read_back = read_back(self.optimizer)
 
     def loss_fn(self, Z, y):
         """The mean loss: the registry's torch form (cross-entropy is ``F.cross_entropy``)."""
