@@ -210,7 +210,8 @@ def test_allowed_and_forbidden_do_not_overlap():
 
 def test_negative_control_the_checker_finds_circular_and_unlisted_imports():
     circular = ("from nctheory.theory.symbolic.analysis import iterate_exact\n"
-                "from nctheory.theorems.linear_recurrences import CLAIMS, basis_coefficients\n")
+                "from nctheory.theorems.linear_recurrences import basis_coefficients\n"
+                "from nctheory.theorems.linear_claims import CLAIMS\n")
     found = violations("test_linear_recurrences.py", circular)
     assert len(found) == 2 and all("proved by this module" in v for v in found)
     via_module = "import nctheory.theory.symbolic.analysis as an\nvalue = an.iterate_exact\n"

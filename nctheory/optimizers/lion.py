@@ -17,7 +17,7 @@ SPEC = OptimizerSpec(
     chain=(tf.scale_by_lion, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.WEIGHT_DECAY),
     reference="Chen et al. (2023), Program 1",
-    examples={"lr": 1e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.5},
+    examples={"lr": 3e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.5},  # the default check: 10,000 steps
     defaults={"beta1": 0.9, "beta2": 0.99},
     torch=(TorchClass("lion_pytorch.Lion", {"decoupled_weight_decay": False, "use_triton": False},
                       attributes={"decoupled_wd": False}, requirement="lion-pytorch"),),
