@@ -332,6 +332,17 @@ def run_check(args, out=None):
     if problems:
         verdict.verdict = "refuted"
         verdict.reasons[:0] = problems
+    from nctheory.pytorch.spec_optimizer import OWN_RULE
+
+    if any(r.implementation == OWN_RULE or r.implementation.startswith("spec.step/") for r in records):
+        reference = spec.reference_class
+        missing = ""
+        if records[0].backend != "torch":
+            missing = f" (backend {records[0].backend}: the reference implementations run on torch)"
+        elif reference is not None and reference.resolve() is None:
+            missing = f" ({reference.path} is not installed: pip install {reference.requirement})"
+        verdict.reasons.insert(0, f"Measured on the package's own update rule{missing}: this run checks the "
+                                  f"package against itself, not against an implementation it did not write.")
     verdict.details["wall_time_s"] = round(time.perf_counter() - started, 3)
     if args.plot:
         plot_verdict(verdict, args.plot)
