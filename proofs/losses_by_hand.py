@@ -114,7 +114,7 @@ def minibatch_gradient(loss, labels, k: int, d: int, weights=None):
     W, b, _, _ = last_layer(k, d, weights)
     total = sp.Integer(0)
     for index, label in enumerate(labels):
-        h = sp.Matrix(d, 1, lambda j, _: sp.Symbol(f"h_{index + 1}{j + 1}", real=True))
+        h = sp.Matrix([sp.Symbol(f"h_{index + 1}{j + 1}", real=True) for j in range(d)])
         total += with_label(loss, label)(list(W * h + b))
     return sp.Matrix(k, d, lambda i, j: sp.diff(total / len(labels), W[i, j]))
 

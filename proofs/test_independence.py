@@ -126,7 +126,7 @@ ALLOWED = {
         "nctheory.theorems.theorem2.StationarityForcesCentring": "theorem class: must refuse squared error",
     },
 }
-HELPERS = ("exact_tools.py", "losses_by_hand.py", "hyperparameter_strategies.py")  # import nothing of nctheory
+HELPERS = ("exact_tools.py", "losses_by_hand.py", "hyperparameter_strategies.py", "conftest.py")  # import nothing of nctheory
 
 
 def nctheory_names(source: str) -> list[tuple[str, int]]:

@@ -34,6 +34,8 @@ characteristic polynomial, its optimal_momentum() and its float rate() are compa
 them. The theorem objects are run for their own proofs and their refutation of wrong claims.
 """
 
+from functools import cache
+
 import mpmath as mp
 import pytest
 import sympy as sp
@@ -110,11 +112,17 @@ def test_step0_the_engine_polynomial_at_tau_0_is_theory_md_s(name):
     assert sp.expand(engine_charpoly_in_a(name) - THEORY_CHARPOLY[name]) == 0
 
 
+@cache
+def engine_optimal_momentum_at_tau_0(name):
+    """The object under test: the spec's own optimal_momentum() at dampening 0 (one call per spec)."""
+    spec = get_spec(name)
+    return (spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec).optimal_momentum()
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_step0_the_engine_finds_the_claimed_momentum_and_rate(case):
     name, variables, _, _ = CASES[case]
-    spec = get_spec(name)
-    result = (spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec).optimal_momentum()
+    result = engine_optimal_momentum_at_tau_0(name)
     for engine, claim in zip((result.momentum, result.rate), CLAIMED[name]):
         assert sp.cancel(rationalise(engine, variables) - rationalise(claim, variables)) == 0
     assert result.beats_sgd
@@ -191,7 +199,7 @@ def test_qhm_the_rational_forms_are_the_claimed_ones():
 
 def test_negative_control_a_wrong_claim_fails_the_steps():
     """Nesterov's mu* for heavy ball: the discriminant does not vanish there, and the claim is refuted."""
-    p, b, c, _, rho_star, _ = case_objects("heavy_ball")
+    p, b, c, _, _, _ = case_objects("heavy_ball")
     wrong = (1 - alpha) / (1 + alpha)
     assert sp.cancel((b ** 2 - 4 * c).subs(mu, wrong)) != 0
     assert not roots_inside(p.subs({alpha: sp.Rational(1, 4), mu: sp.Rational(3, 5)}), x,

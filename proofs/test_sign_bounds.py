@@ -61,7 +61,10 @@ def test_step0_the_theorem_states_theory_md_s_formula():
 
 def test_step1_unrolled_formula_base_case_and_induction():
     assert unrolled_here(0).doit() == W0
-    f = lambda t: (1 - a) ** (t - 1 - J) * SIGMA[J]  # noqa: E731
+
+    def f(t):
+        return (1 - a) ** (t - 1 - J) * SIGMA[J]
+
     peel = sp.Sum(f(T + 1), (J, 0, T - 1)) + sp.Sum(f(T + 1), (J, T, T)) - sp.Sum(f(T + 1), (J, 0, T))
     assert sp.simplify(peel) == 0
     assert sp.Sum(f(T + 1), (J, T, T)).doit() == SIGMA[T]
@@ -113,7 +116,7 @@ def test_step4_the_limit_is_minus_sigma_over_lambda_and_independent_of_eta():
 
 def test_negative_control_even_K_has_no_floor_and_wrong_limits_are_refuted():
     assert min(abs(sum(signs)) for signs in product((-1, 1), repeat=4)) == 0
-    s, sigma = sp.symbols("s sigma", real=True)
+    sigma = sp.Symbol("sigma", real=True)
     wrong = -eta * sigma / lam
     assert sp.expand(sign_step(wrong, sigma) - wrong) != 0  # not a fixed point
     summed = sp.summation(eta * (1 - a) ** (T - 1 - J), (J, 0, T - 1))

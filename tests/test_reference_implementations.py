@@ -39,7 +39,7 @@ UNBOUNDED_SPAN = 10.0
 #: sqrt(v) with v -> 0, and centred RMSprop at alpha -> 0 divides by sqrt(v - g_avg^2),
 #: the difference of two equal roundings (seen: 0 in one implementation, 1e-8 |d| in the
 #: other). The declared ranges stay what torch accepts; this is the regime compared.
-CONDITIONED = {"lr": (None, 0.3), "eps": (1e-10, None), "alpha": (0.5, None)}
+CONDITIONED = {"lr": (1e-4, 0.3), "eps": (1e-10, None), "alpha": (0.5, None)}
 
 
 def _value(h, u: float) -> float:
