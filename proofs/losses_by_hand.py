@@ -163,3 +163,46 @@ def witness_value(expr, z):
         if value.is_Rational and value != 0:
             return value
     return None
+
+
+# ---------------------------------------------------------------------- symbolic K (index sums)
+#: Logits of symbolic length K, the label y (1 <= y <= K by hypothesis), the class indices.
+K = sp.Symbol("K", integer=True, positive=True)
+LABEL = sp.Symbol("y", integer=True, positive=True)
+Z = sp.IndexedBase("z", real=True)
+Q = sp.IndexedBase("q", real=True)
+kk, jj = sp.symbols("k j", integer=True)
+
+
+def log_partition(z=Z):
+    """log sum_{k=1}^K exp(z_k)."""
+    return sp.log(sp.Sum(sp.exp(z[kk]), (kk, 1, K)))
+
+
+def probability(index, z=Z):
+    return sp.exp(z[index]) / sp.Sum(sp.exp(z[kk]), (kk, 1, K))
+
+
+def _cross_entropy_against(weight):
+    return lambda z: sp.Sum(weight(kk) * (log_partition(z) - z[kk]), (kk, 1, K))
+
+
+def _ovr_sigmoid(z):
+    """The classes before and after y as two sums, the true class in between."""
+    negatives = sp.log(1 + sp.exp(z[kk]))
+    return (sp.Sum(negatives, (kk, 1, LABEL - 1)) + sp.log(1 + sp.exp(-z[LABEL]))
+            + sp.Sum(negatives, (kk, LABEL + 1, K)))
+
+
+#: THEORY.md's table for symbolic K: loss -> (l(z) as index sums, whether Lemma 1 applies).
+#: The Crammer-Singer hinge is treated separately (a max over K - 1 logits): test_lemma1's
+#: translation lemma for max.
+THEORY_TABLE_SYMBOLIC_K = {
+    "cross_entropy": (lambda z: log_partition(z) - z[LABEL], True),
+    "label_smoothing": (_cross_entropy_against(lambda k: (1 - EPSILON) * sp.KroneckerDelta(k, LABEL) + EPSILON / K),
+                        True),
+    "soft_labels": (_cross_entropy_against(lambda k: Q[k]), True),
+    "focal": (lambda z: -(1 - probability(LABEL, z)) ** GAMMA * sp.log(probability(LABEL, z)), True),
+    "mse": (lambda z: sp.Sum((z[kk] - sp.KroneckerDelta(kk, LABEL)) ** 2, (kk, 1, K)), False),
+    "sigmoid_ovr": (_ovr_sigmoid, False),
+}

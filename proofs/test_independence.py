@@ -2,7 +2,8 @@
 
 The rule (docs/design.md, "What proofs/ proves independently"): a proof module derives
 its expected values itself, in plain sympy, with the tools of ``proofs/`` (exact_tools.py,
-losses_by_hand.py, hyperparameter_strategies.py, which import nothing of nctheory). It
+losses_by_hand.py, index_sums_by_hand.py, hyperparameter_strategies.py, which import nothing
+of nctheory). It
 reaches the package only through
 
 * the specs (``get_spec``, ``optimizer``): the objects under test, whose public methods
@@ -36,6 +37,11 @@ SECTION = "## What proofs/ proves independently"
 
 ENGINE = "nctheory.theory.symbolic"  # the symbolic engine: analysis, rowsum, schur_cohn, radicals, signbased, ...
 THEOREM_TOOLS = ("nctheory.theorems.algebra", "nctheory.theorems.exact")  # the theorem objects' own proof tools
+SYMBOLIC_K_TOOLS = {  # the theorem objects' own proofs for symbolic K: what the four modules below re-derive
+    "nctheory.theorems.index_sums": "reduce_sums, in_range, nonnegative_certificate: the theorem's own symbolic-K "
+                                    "reduction and certificates (index_sums_by_hand.py is written here)",
+    "nctheory.theorems.softmax_sums": "the theorem's index-sum losses, gradients and invariance steps for symbolic K",
+}
 SPECS = {"nctheory.optimizers.get_spec": "the specs: the objects under test, reached through their public methods",
          "nctheory.optimizers.optimizer": "the specs with values: the objects under test"}
 
@@ -68,12 +74,16 @@ FORBIDDEN = {
         "nctheory.theorems.sign_bounds.decoupled_sign_step": "the theorem's model of the step (typed here)",
         "nctheory.theorems.sign_bounds.default_limit": "the theorem's limit (derived here)",
         "nctheory.theorems.sign_bounds.default_geometric_sum": "the theorem's geometric sum (derived here)",
+        "nctheory.theorems.sign_bounds.default_box_bound": "the theorem's box bound B_t (typed here from THEORY.md)",
+        "nctheory.theorems.sign_bounds.default_box_max": "the theorem's max bound (typed here from THEORY.md)",
+        **SYMBOLIC_K_TOOLS,
     },
     "test_lemma0_nc0_necessary.py": {
         "nctheory.theorems.lemma0.etf_gram": "the theorem's Gram matrix of the claim",
         "nctheory.theorems.lemma0.simplex_etf": "the theorem's frames",
         "nctheory.theorems.lemma0.cayley_orthogonal": "the theorem's rotation",
         "nctheory.theorems.lemma0.etf_cosine": "the theorem's cosine",
+        **SYMBOLIC_K_TOOLS,
     },
     "test_lemma1_gradient_row_sums.py": {
         "nctheory.theory.losses.shift_invariance": "the engine's decision of Lemma 1's hypothesis",
@@ -83,6 +93,7 @@ FORBIDDEN = {
         "nctheory.theorems.lemma1.minibatch_gradient": "the theorem's gradients",
         "nctheory.theorems.lemma1.last_layer": "the theorem's last layer",
         "nctheory.theorems.lemma1.with_label": "the theorem's relabelling",
+        **SYMBOLIC_K_TOOLS,
     },
     "test_theorem2_stationarity.py": {
         "nctheory.theorems.theorem2.ridge_stationary_point": "the theorem's negative-control solution",
@@ -90,6 +101,7 @@ FORBIDDEN = {
         "nctheory.theorems.lemma1.loss_gradients": "the theorem's gradients",
         "nctheory.theorems.lemma1.last_layer": "the theorem's last layer",
         "nctheory.theory.losses.shift_invariance": "the engine's decision of Lemma 1's hypothesis",
+        **SYMBOLIC_K_TOOLS,
     },
 }
 
@@ -126,7 +138,8 @@ ALLOWED = {
         "nctheory.theorems.theorem2.StationarityForcesCentring": "theorem class: must refuse squared error",
     },
 }
-HELPERS = ("exact_tools.py", "losses_by_hand.py", "hyperparameter_strategies.py", "conftest.py")  # import nothing of nctheory
+HELPERS = ("exact_tools.py", "losses_by_hand.py", "index_sums_by_hand.py", "hyperparameter_strategies.py",
+           "conftest.py")  # import nothing of nctheory
 
 
 def nctheory_names(source: str) -> list[tuple[str, int]]:
@@ -225,6 +238,9 @@ def test_negative_control_the_checker_finds_circular_and_unlisted_imports():
     whole = violations("test_linear_recurrences.py", "from nctheory import optimizers\noptimizers.get_spec\n")
     assert any("not in ALLOWED" in v or "is a module" in v for v in whole)
     assert violations("test_lemma0_nc0_necessary.py", "from nctheory.theorems.lemma0 import LEMMA0\n") == []
+    circular_k = violations("test_lemma1_gradient_row_sums.py",
+                            "from nctheory.theorems.softmax_sums import general_k_verdict\n")
+    assert len(circular_k) == 1 and "proved by this module" in circular_k[0]
 
 
 def _doc_subsections() -> dict:

@@ -1,23 +1,33 @@
-"""Lemma 1: the gradient's row sums vanish for shift-invariant losses.
+"""Lemma 1: the gradient's row sums vanish for shift-invariant losses -- for every K >= 2.
 
 Statement. For z = W h + b and a per-sample loss with l(z + c 1_K) = l(z) for all c,
 1_K^T grad_W l = (sum_k dl/dz_k) h^T = 0 and 1_K^T grad_b l = 0 -- for every sample,
 hence every minibatch, feature map and step.
 
-Hypotheses. Shift invariance: cross-entropy, label smoothing, soft (mixup) labels, focal
-loss, Crammer-Singer hinge. NOT squared error on logits, NOT one-vs-rest sigmoid: for
-those the lemma fails and no exact NC0 dynamics are claimed.
+Hypotheses. K >= 2; labels in 1..K; shift invariance: cross-entropy, label smoothing, soft
+(mixup) labels, focal loss, any function of the softmax probabilities, Crammer-Singer hinge.
+NOT squared error on logits, NOT one-vs-rest sigmoid: for those the lemma fails and no exact
+NC0 dynamics are claimed.
 
-Proof. Chain rule dl/dW_kj = (dl/dz_k) h_j; sum_k dl/dz_k = d/dc l(z + c 1)|_{c=0} = 0.
-Checked exactly with symbolic W, b, h (cross-entropy, K = 2..5), for THEORY.md's loss
-table by a shift-invariance decision written here (losses_by_hand.py), and numerically
-against torch autograd in float64. (Zhao et al., arXiv:2602.16642.)
+Proof, for symbolic K, d and N (tests ``test_general_K_*``). dz_k/dW_rt = delta_{kr} h_t, so
+dl/dW_rt = (dl/dz_r) h_t and the column sums are (sum_k dl/dz_k) h_t. Each loss of THEORY.md's
+table is written as index sums over k = 1..K with K a symbol (losses_by_hand.py); l(z + c 1)
+- l(z) and sum_j dl/dz_j (sympy's derivative at a generic index j in 1..K, summed over j)
+reduce to 0 (index_sums_by_hand.py); Crammer-Singer through max(x + c) = max(x) + c, proved
+by induction on the number of terms; squared error and the sigmoid fail for every K >= 2 with
+exact witnesses. A minibatch of per-sample gradients that each sum to 0 has zero column sums.
+
+Finite instances (tests ``test_instance_*``, cheap cross-checks, not the proof): symbolic
+matrices W, b, h for cross-entropy with K = 2..5, a minibatch at K = 3, the loss table for
+K = 2..4 by the decision of losses_by_hand.py, and torch autograd in float64.
+(Zhao et al., arXiv:2602.16642.)
 
 Independence. The losses, their gradients and the invariance decision are written in
-losses_by_hand.py; the package's loss registry is only the object of one check (its
-sympy forms decided by that independent procedure), and the theorem object is run for its
-own proof and its negative control. The engine's decider (shift_invariance) is tested in
-tests/test_losses.py.
+losses_by_hand.py and index_sums_by_hand.py; the package's loss registry is only the object
+of one check (its sympy forms decided by that independent procedure), and the theorem
+object is run for its own proof and its negative control. The engine's decider
+(shift_invariance) is tested in tests/test_losses.py; the theorem's symbolic-K tools
+(nctheory.theorems.softmax_sums, nctheory.theorems.index_sums) are not imported.
 """
 
 import pytest
@@ -26,31 +36,33 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from losses_by_hand import (SHIFT, THEORY_TABLE, cancelled, cross_entropy, decide_shift_invariance, last_layer,
-                            logits, minibatch_gradient, per_sample_gradients, squared_error, witness_value)
+from index_sums_by_hand import certified_nonnegative, index_in_range, rename_bound, shift_entries, vanishes
+from losses_by_hand import (LABEL, SHIFT, THEORY_TABLE, THEORY_TABLE_SYMBOLIC_K, K, Z, cancelled, cross_entropy,
+                            decide_shift_invariance, last_layer, log_partition, logits, minibatch_gradient,
+                            per_sample_gradients, probability, squared_error, witness_value)
 from nctheory.theorems.lemma1 import EXPECTED_SHIFT_INVARIANCE, LEMMA1, GradientRowSums
 from nctheory.theory.losses import LOSSES
 
 
-def test_step1_chain_rule_gives_grad_W_as_an_outer_product():
+def test_instance_K3_chain_rule_gives_grad_W_as_an_outer_product():
     grad_w, _, grad_z, h = per_sample_gradients(cross_entropy, 3, 2)
     assert sp.simplify(grad_w - grad_z * h.T) == sp.zeros(3, 2)
 
 
 @pytest.mark.parametrize("K", [2, 3, 4, 5])
-def test_step2_cross_entropy_row_sums_of_grad_W_and_grad_b_vanish(K):
+def test_instance_cross_entropy_row_sums_of_grad_W_and_grad_b_vanish(K):
     grad_w, grad_b, _, _ = per_sample_gradients(cross_entropy, K, 2)
     assert cancelled(sp.ones(1, K) * grad_w) == sp.zeros(1, 2)
     assert sp.cancel(sp.together((sp.ones(1, K) * grad_b)[0])) == 0
 
 
-def test_step3_a_minibatch_gradient_has_zero_row_sums():
+def test_instance_K3_a_minibatch_gradient_has_zero_row_sums():
     grad = minibatch_gradient(cross_entropy, labels=(0, 2, 1, 1), k=3, d=2)
     assert cancelled(sp.ones(1, 3) * grad) == sp.zeros(1, 2)
 
 
 @pytest.mark.parametrize("loss_name", sorted(THEORY_TABLE))
-def test_step4_the_loss_table_of_theory_md(loss_name):
+def test_instance_the_loss_table_of_theory_md_for_K_2_to_4(loss_name):
     loss, invariant = THEORY_TABLE[loss_name]
     for K in (2, 3, 4):
         z = logits(K)
@@ -58,7 +70,7 @@ def test_step4_the_loss_table_of_theory_md(loss_name):
 
 
 @pytest.mark.parametrize("loss_name", sorted(LOSSES))
-def test_step4_the_package_s_loss_expressions_obey_the_table(loss_name):
+def test_instance_the_package_s_loss_expressions_obey_the_table(loss_name):
     """The registered sympy forms (the objects the engine decides on), decided here independently."""
     assert EXPECTED_SHIFT_INVARIANCE[loss_name] is THEORY_TABLE[loss_name][1]
     for K in (2, 3):
@@ -68,12 +80,12 @@ def test_step4_the_package_s_loss_expressions_obey_the_table(loss_name):
 
 @pytest.mark.parametrize("loss_name, K, value", [("mse", 3, -2), ("sigmoid_ovr", 3, sp.Rational(1, 2)),
                                                  ("sigmoid_ovr", 2, sp.Rational(5, 12))])
-def test_step5_failures_rest_on_an_exact_rational_witness(loss_name, K, value):
+def test_instance_failures_rest_on_an_exact_rational_witness(loss_name, K, value):
     z = logits(K)
     assert witness_value(THEORY_TABLE[loss_name][0](list(z)), z) == value
 
 
-def test_negative_control_mse_row_sums_are_2_sum_z_minus_1_times_h():
+def test_negative_control_instance_K3_mse_row_sums_are_2_sum_z_minus_1_times_h():
     grad_w, _, _, h = per_sample_gradients(squared_error, 3, 2)
     z = last_layer(3, 2)[3]
     assert sp.expand(sp.ones(1, 3) * grad_w - 2 * (sum(z) - 1) * h.T) == sp.zeros(1, 2)
@@ -93,6 +105,118 @@ def test_negative_control_a_wrong_loss_table_is_refuted():
     proof = GradientRowSums(expected={"cross_entropy": True, "mse": True}, sizes=(2,)).prove()
     assert not proof.holds
     assert any("mse" in step.description for step in proof.failing_steps)
+
+
+# -- every K >= 2: index sums of symbolic length ------------------------------------------------------
+r, t, i, j, s_ = sp.symbols("r t i j s", integer=True)
+d, N = sp.symbols("d N", integer=True, positive=True)
+W, h, b, g, e = (sp.IndexedBase(name, real=True) for name in ("W", "h", "b", "g", "e"))
+
+
+def every_entry():
+    """(r, t) ranging over all entries of a K x d matrix: r = 1 + u, K = 1 + u + v, likewise t."""
+    return {**index_in_range(r, K, "u v"), **index_in_range(t, d, "u2 v2")}
+
+
+def gradient_sum(loss):
+    """sum_{j=1}^K dl/dz_j: sympy's derivative at j = 1 + u (K = 1 + u + v, so every j in 1..K),
+    written back in j and summed over j; the label in 1..K."""
+    u, v = sp.symbols("u v", integer=True, nonnegative=True)
+    at_j = sp.diff(loss(Z), Z[j]).subs({j: 1 + u, K: 1 + u + v}).doit().subs({u: j - 1, v: K - j})
+    return sp.Sum(at_j, (j, 1, K)).subs(index_in_range(LABEL, K))
+
+
+def test_general_K_step1_linear_layer_and_chain_rule():
+    k = sp.Symbol("k", integer=True)
+    z_k = sp.Sum(W[k, i] * h[i], (i, 1, d)) + b[k]
+    jacobian = sp.diff(z_k, W[r, t]).subs(every_entry()).doit()
+    assert sp.expand(jacobian - (sp.KroneckerDelta(k, r) * h[t]).subs(every_entry())) == 0
+    chained = sp.Sum(g[k] * sp.KroneckerDelta(k, r) * h[t], (k, 1, K)).subs(every_entry()).doit()
+    assert sp.expand(chained - (g[r] * h[t]).subs(every_entry())) == 0  # dl/dW_rt = g_r h_t
+    assert vanishes(sp.Sum(g[r] * h[t], (r, 1, K)) - h[t] * sp.Sum(g[k], (k, 1, K)))  # column t: (sum g) h_t
+
+
+def test_general_K_step2_cross_entropy_gradient_is_p_minus_onehot_and_sums_to_zero():
+    loss = THEORY_TABLE_SYMBOLIC_K["cross_entropy"][0]
+    u, v = sp.symbols("u v", integer=True, nonnegative=True)
+    at_j = sp.diff(loss(Z), Z[j]).subs({j: 1 + u, K: 1 + u + v}).doit()
+    assert vanishes(at_j - (probability(j) - sp.KroneckerDelta(j, LABEL)).subs({j: 1 + u, K: 1 + u + v}))
+    assert vanishes(sp.Sum(probability(j), (j, 1, K)) - 1)
+    assert sp.Sum(sp.KroneckerDelta(j, LABEL), (j, 1, K)).subs(index_in_range(LABEL, K)).doit() == 1
+    assert vanishes(gradient_sum(loss))
+
+
+def test_general_K_step2_cross_entropy_differentiated_in_W_directly():
+    k = sp.Symbol("k", integer=True)
+
+    def logit(row):
+        return sp.Sum(W[row, i] * h[i], (i, 1, d)) + b[row]
+
+    partition = sp.Sum(sp.exp(logit(k)), (k, 1, K))
+    derivative = sp.diff(sp.log(partition) - logit(LABEL), W[r, t]).subs(every_entry()).doit()
+    expected = ((sp.exp(logit(r)) / partition - sp.KroneckerDelta(r, LABEL)) * h[t]).subs(every_entry())
+    assert sp.simplify(rename_bound(derivative.doit()) - rename_bound(expected.doit())) == 0
+
+
+@pytest.mark.parametrize("loss_name", sorted(THEORY_TABLE_SYMBOLIC_K))
+def test_general_K_step3_the_loss_table_for_every_K(loss_name):
+    loss, invariant = THEORY_TABLE_SYMBOLIC_K[loss_name]
+    assert invariant is THEORY_TABLE[loss_name][1] is EXPECTED_SHIFT_INVARIANCE[loss_name]
+    if invariant:
+        assert vanishes((shift_entries(loss(Z), Z, SHIFT) - loss(Z)).subs(index_in_range(LABEL, K)))
+        assert vanishes(gradient_sum(loss))
+        return
+    along_ones = sp.diff(shift_entries(loss(Z), Z, SHIFT), SHIFT).subs(SHIFT, 0)
+    m, n = sp.symbols("m n", integer=True, nonnegative=True)  # K = 1 + m + n, y = 1 + m
+    if loss_name == "mse":  # at z = 0: -2 for every K
+        at_zero = along_ones.replace(lambda x: isinstance(x, sp.Indexed) and x.base == Z, lambda x: 0)
+        assert at_zero.subs(index_in_range(LABEL, K)).doit() == -2
+        return
+    # sigmoid: at z = log(3) e_y (the sums skip y): (K - 1)/2 - 1/4, at least 1/4 for K >= 2
+    point = along_ones.replace(lambda x: isinstance(x, sp.Indexed) and x.base == Z,
+                               lambda x: sp.log(3) if x.indices[0] == LABEL else 0)
+    value = sp.simplify(point.subs(index_in_range(LABEL, K)).doit())
+    assert sp.expand(value - (2 * (1 + m + n) - 3) / sp.Integer(4)) == 0
+    slack = sp.Symbol("G", nonnegative=True)
+    assert certified_nonnegative(value - sp.Rational(1, 4), slack / 2, {slack: m + n - 1})  # m + n = K - 1 >= 1
+
+
+def test_general_K_step3_any_function_of_the_softmax_probabilities():
+    assert vanishes(shift_entries(probability(j), Z, SHIFT) - probability(j))
+
+
+def test_general_K_step3_crammer_singer_by_induction_on_the_max():
+    """max(x_1 + c, .., x_n + c) = max(x_1, .., x_n) + c: n = 1, and n -> n + 1 with
+    max_{n+1} = Max(M_n, x_{n+1}) in both cases of the order; then the hinge over the K - 1 >= 1
+    logits k != y: max(0, 1 + (M + c) - (z_y + c)) = max(0, 1 + M - z_y)."""
+    x, M, zy = sp.symbols("x M z_y", real=True)
+    u = sp.Symbol("u", nonnegative=True)
+    assert sp.Max(x + SHIFT) - (x + SHIFT) == 0
+    for other in (M - u, M + u):
+        assert sp.expand(sp.Max(M + SHIFT, other + SHIFT) - sp.Max(M, other) - SHIFT) == 0
+    assert sp.Max(0, 1 + (M + SHIFT) - (zy + SHIFT)) == sp.Max(0, 1 + M - zy)
+
+
+def test_general_K_step4_minibatch_of_centred_per_sample_gradients():
+    """grad_W L = (1/N) sum_s g_s h_s^T; every vector summing to 0 is e - mean(e) (take e = g)."""
+    k = sp.Symbol("k", integer=True)
+    per_sample = e[s_, r] - sp.Sum(e[s_, k], (k, 1, K)) / K
+    column = sp.Sum(per_sample * h[s_, t] / N, (r, 1, K), (s_, 1, N))  # sum_r inside: finite sums commute
+    assert sp.Sum(per_sample * h[s_, t] / N, (s_, 1, N), (r, 1, K)).reorder((0, 1)) == column
+    assert vanishes(column)
+
+
+def test_negative_control_general_K_tilted_losses_are_refuted_for_every_K():
+    tilted = lambda z: log_partition(z) - 2 * z[LABEL]  # noqa: E731
+    assert not vanishes(gradient_sum(tilted))
+    assert vanishes(gradient_sum(tilted) + 1)  # it is -1 for every K
+    assert not vanishes((shift_entries(tilted(Z), Z, SHIFT) - tilted(Z)).subs(index_in_range(LABEL, K)))
+    M, zy = sp.symbols("M z_y", real=True)
+    tilted_hinge = lambda m_, z_: sp.Max(0, 1 + m_ - 2 * z_)  # noqa: E731
+    point = {M: 0, zy: 0, SHIFT: sp.Rational(1, 2)}
+    assert (tilted_hinge(M + SHIFT, zy + SHIFT) - tilted_hinge(M, zy)).subs(point) == -sp.Rational(1, 2)
+    u = sp.Symbol("u", nonnegative=True)  # a wrong translation rule fails the induction step
+    assert sp.expand(sp.Max(M + SHIFT, M - u + SHIFT) - sp.Max(M, M - u) - 2 * SHIFT) != 0
 
 
 # -- numerical cross-check with torch autograd (float64), losses written here from THEORY.md ---------

@@ -3,10 +3,10 @@
 Statement. For W_{t+1} = (1 - a) W_t - eta sign(G_t), a = eta*lambda:
 1. W_t = (1-a)^t W_0 - eta sum_{j<t} (1-a)^{t-1-j} sign(G_j);
 2. eta sum_{j<t} (1-a)^{t-1-j} = (1 - (1-a)^t)/lambda, so (0 < a <= 1)
-   |W_t| <= (1-a)^t |W_0| + (1 - (1-a)^t)/lambda <= max(|W_0|, 1/lambda);
-3. a sum of K signs has the parity of K: for odd K every entry of S^T 1 has |.| >= 1;
+   |W_t| <= B_t = (1-a)^t |W_0| + (1 - (1-a)^t)/lambda <= max(|W_0|, 1/lambda), every t;
+3. a sum of K signs has the parity of K: for every odd K every entry of S^T 1 has |.| >= 1;
 4. with a constant sign pattern S the row sums converge to s* = -S^T 1/lambda (the
-   fixed point of s' = (1-a)s - eta S^T 1, independent of eta), and for odd K
+   fixed point of s' = (1-a)s - eta S^T 1, independent of eta), and for odd K and every d
    ||s*|| >= sqrt(d)/lambda: NC0 stays bounded away from 0.
 
 Hypotheses. lambda > 0, eta > 0; 0 < a <= 1 for the box bound, 0 < a < 2 for the limit;
@@ -14,8 +14,14 @@ step entries in [-1, 1] (sign; Lion's sign of an interpolated momentum); for the
 K odd, no zero gradient entry, sign pattern eventually constant.
 
 Proof: the steps below, with the step W' = (1 - a) W - eta sigma and the unrolled formula
-typed here from THEORY.md (sympy summation, induction on t, exhaustive parity for K <= 7);
-the properties run the specs' own steps (signgd_decoupled, lion) in exact rationals.
+typed here from THEORY.md (sympy summation, induction on t). The box bound's inequalities
+are machine-checked under their hypotheses (``test_step2_box_*``): each is a polynomial with
+nonnegative coefficients in the hypotheses' slacks (1 - a >= 0, eta >= 0, B -+ w >= 0,
+1 +- sigma >= 0, theta, 1 - theta >= 0), checked by index_sums_by_hand.certified_nonnegative;
+wrong bounds (no decay factor on W_0, 1/(2 lambda)) and a > 1 fail, with exact witnesses.
+Parity for every odd K by the integer cases p >= 0 / p <= -1; the floor for symbolic d.
+Exhaustive parity for K <= 7 and the properties (the specs' own steps, signgd_decoupled and
+lion, in exact rationals) are finite instances.
 (Xie & Li, ICML 2024; Bernstein et al., ICML 2018; Zhao et al., arXiv:2602.16642.)
 
 Independence. Nothing of nctheory.theory.symbolic.signbased is imported: its float helpers
@@ -33,6 +39,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index_sums_by_hand import certified_nonnegative, vanishes
 from nctheory.optimizers import get_spec
 from nctheory.theorems.sign_bounds import SIGN_BOUNDS, SignDescentBounds, unrolled
 
@@ -91,6 +98,96 @@ def test_step2_the_geometric_sum_is_one_minus_decay_over_lambda():
     assert sp.simplify((summed - claimed).subs(lam, (1 - q) / eta)) == 0
 
 
+X = sp.Symbol("X", nonnegative=True)  # |W_0|
+
+
+def box(t, w0_abs=X, floor=1 / lam):
+    """THEORY.md section 4: B_t = (1-a)^t |W_0| + (1 - (1-a)^t) floor, floor = 1/lambda."""
+    return (1 - a) ** t * w0_abs + (1 - (1 - a) ** t) * floor
+
+
+def test_step2_box_bound_base_case_and_recursion():
+    assert box(0) == X
+    assert sp.simplify(box(T + 1) - ((1 - a) * box(T) + eta)) == 0  # B_{t+1} = (1 - a) B_t + eta, every t
+
+
+def test_step2_box_induction_step_is_certified_under_the_hypotheses():
+    """|w| <= B, |sigma| <= 1, a <= 1 => |(1 - a) w - eta sigma| <= (1 - a) B + eta: both signs."""
+    w, B, sigma = sp.symbols("w B sigma", real=True)
+    Gq, Ge, G1, G2 = sp.symbols("G_q G_e G_1 G_2", nonnegative=True)
+    bound = (1 - a) * B + eta
+    assert certified_nonnegative(bound - sign_step(w, sigma), Gq * G1 + Ge * G2,
+                                 {Gq: 1 - a, Ge: eta, G1: B - w, G2: 1 + sigma})
+    assert certified_nonnegative(bound + sign_step(w, sigma), Gq * G1 + Ge * G2,
+                                 {Gq: 1 - a, Ge: eta, G1: B + w, G2: 1 - sigma})
+    # negative controls: the certificate fails for a wrong bound, for a flipped step, and without a <= 1
+    assert not certified_nonnegative(bound - eta / 2 - sign_step(w, sigma), Gq * G1 + Ge * G2,
+                                     {Gq: 1 - a, Ge: eta, G1: B - w, G2: 1 + sigma})
+    assert not certified_nonnegative(bound - ((1 + a) * w - eta * sigma), Gq * G1 + Ge * G2,
+                                     {Gq: 1 - a, Ge: eta, G1: B - w, G2: 1 + sigma})
+    assert not certified_nonnegative(bound - sign_step(w, sigma), -Gq * G1 + Ge * G2,
+                                     {Gq: a - 1, Ge: eta, G1: B - w, G2: 1 + sigma})
+
+
+def test_step2_box_convex_combination_below_the_max_is_certified():
+    theta, u = sp.Symbol("theta", real=True), sp.Symbol("u", nonnegative=True)
+    Gq, Ga, Gt, G1t, Gu = sp.symbols("G_q G_a G_t G_1t G_u", nonnegative=True)
+    # theta_t = (1 - a)^t in [0, 1]: theta_0 = 1, and theta -> (1 - a) theta keeps [0, 1]
+    assert certified_nonnegative((1 - a) * theta, Gq * Gt, {Gq: 1 - a, Gt: theta})
+    assert certified_nonnegative(1 - (1 - a) * theta, Ga + Gq * G1t, {Ga: a, Gq: 1 - a, G1t: 1 - theta})
+    assert sp.simplify(box(T) - ((1 - a) ** T * X + (1 - (1 - a) ** T) / lam)) == 0
+    for w0_abs, certificate, slack in ((1 / lam + u, G1t * Gu, {G1t: 1 - theta, Gu: u}),
+                                       (1 / lam - u, Gt * Gu, {Gt: theta, Gu: u})):
+        gap = sp.Max(w0_abs, 1 / lam) - (theta * w0_abs + (1 - theta) / lam)
+        assert certified_nonnegative(gap, certificate, slack)
+        wrong = sp.Max(w0_abs, 1 / (2 * lam)) - (theta * w0_abs + (1 - theta) / lam)
+        if w0_abs == 1 / lam - u:
+            assert not certified_nonnegative(wrong, certificate, slack)  # max(|W_0|, 1/(2 lambda)): fails
+
+
+def exact_trajectory(w0, signs, eta_, lam_):
+    w, out = sp.Rational(w0), [sp.Rational(w0)]
+    for sigma in signs:
+        w = (1 - eta_ * lam_) * w - eta_ * sigma
+        out.append(w)
+    return out
+
+
+def test_negative_control_wrong_box_bounds_fail():
+    eta_, lam_ = sp.Rational(1, 4), sp.Integer(2)  # a = 1/2
+    path = exact_trajectory(0, [-1] * 6, eta_, lam_)  # W_0 = 0, every step pushes up
+    assert all(abs(w) <= box(t).subs({eta: eta_, lam: lam_, X: 0}) for t, w in enumerate(path))
+    halved = [box(t, floor=1 / (2 * lam)).subs({eta: eta_, lam: lam_, X: 0}) for t in range(len(path))]
+    assert path[1] > halved[1]  # 1/(2 lambda): violated by an exact trajectory
+    assert max(path) > sp.Max(0, 1 / (2 * lam_))  # and so is max(|W_0|, 1/(2 lambda))
+    # no (1-a)^t on |W_0|: a weaker bound, not the one the induction proves -- its recursion is not an
+    # identity, so the proof must not go through for it
+    no_decay = X + (1 - (1 - a) ** T) / lam
+    assert sp.simplify(no_decay.subs(T, T + 1) - ((1 - a) * no_decay + eta)) != 0
+    assert sp.simplify(box(T + 1, floor=1 / (2 * lam)) - ((1 - a) * box(T, floor=1 / (2 * lam)) + eta)) != 0
+    big = exact_trajectory(1, [1], sp.Rational(3, 2), sp.Integer(1))  # a = 3/2 > 1
+    assert abs(big[1]) == 2 > max(abs(big[0]), 1)  # |W_1| = 2 > max(|W_0|, 1/lambda) = 1: a <= 1 is needed
+
+
+def test_step3_parity_for_every_odd_K():
+    m, n = sp.symbols("m n", integer=True, nonnegative=True)
+    p = sp.Symbol("p", integer=True)
+    assert sp.expand((2 * m + 1) - 2 * n - (2 * (m - n) + 1)) == 0  # K = 2m + 1: K - 2n = 2p + 1, p = m - n
+    G = sp.Symbol("G", nonnegative=True)
+    for slack in (p, -1 - p):  # every integer has p >= 0 or p <= -1
+        assert certified_nonnegative((2 * p + 1) ** 2 - 1, 4 * G ** 2 + 4 * G, {G: slack})
+    assert not certified_nonnegative((2 * p) ** 2 - 1, 4 * G ** 2, {G: p})  # even sums: no floor
+
+
+def test_step4_floor_for_every_d():
+    i, dim = sp.Symbol("i", integer=True), sp.Symbol("d", integer=True, positive=True)
+    sig, P = sp.IndexedBase("sigma", real=True), sp.IndexedBase("P", nonnegative=True)
+    excess = sp.Sum((-sig[i] / lam) ** 2, (i, 1, dim)) - dim / lam ** 2
+    assert vanishes(excess - sp.Sum((sig[i] ** 2 - 1) / lam ** 2, (i, 1, dim)))
+    assert not vanishes(excess - sp.Sum(sig[i] ** 2 / lam ** 2, (i, 1, dim)))
+    assert sp.Sum(4 * P[i] / lam ** 2, (i, 1, dim)).is_nonnegative  # sigma_i^2 - 1 = 4 P_i, P_i >= 0
+
+
 def test_step2_the_bound_is_a_convex_combination_below_the_max():
     theta, x, y = sp.symbols("theta x y", nonnegative=True)
     decay = (1 - a) ** T
@@ -99,7 +196,7 @@ def test_step2_the_bound_is_a_convex_combination_below_the_max():
     assert sp.expand(m - (theta * x + (1 - theta) * y) - (theta * (m - x) + (1 - theta) * (m - y))) == 0
 
 
-def test_step3_a_sum_of_K_signs_has_the_parity_of_K():
+def test_instance_a_sum_of_K_signs_has_the_parity_of_K_for_K_up_to_7():
     K, n = sp.symbols("K n", integer=True, nonnegative=True)
     assert sp.expand((K - n) - n - (K - 2 * n)) == 0
     for size in (1, 3, 5, 7):
@@ -123,6 +220,9 @@ def test_negative_control_even_K_has_no_floor_and_wrong_limits_are_refuted():
     assert sp.simplify((summed - (1 - (1 - a) ** T) * eta / lam).subs(lam, (1 - q) / eta)) != 0
     assert not SignDescentBounds(limit=lambda sigma: -eta * sigma / lam).prove().holds
     assert not SignDescentBounds(geometric_sum=lambda t: (1 - (1 - a) ** t) * eta / lam).prove().holds
+    assert not SignDescentBounds(box_bound=lambda t, x: box(t, x, 1 / (2 * lam))).prove().holds
+    assert not SignDescentBounds(box_bound=lambda t, x: x + (1 - (1 - a) ** t) / lam).prove().holds
+    assert not SignDescentBounds(box_max=lambda x: sp.Max(x, 1 / (2 * lam))).prove().holds
 
 
 # ----------------------------------------------------------------- the specs' own steps, exactly

@@ -1,16 +1,24 @@
-"""Theorem 2: stationarity under coupled L2 decay forces NC0 = 0.
+"""Theorem 2: stationarity under coupled L2 decay forces NC0 = 0 -- for every K >= 2, d and N.
 
 Statement. If W* is a stationary point of L(W) + (lambda/2)||W||_F^2 with lambda > 0 and
 a shift-invariant loss, then 0 = 1^T(grad L(W*) + lambda W*) = lambda W*^T 1, so
 W*^T 1 = 0 and NC0(W*) = 0.
 
-Hypotheses. Lemma 1 applies to the loss; lambda > 0; the decay is coupled (added to the
-gradient), so that stationarity reads grad L + lambda W = 0.
+Hypotheses. K >= 2; Lemma 1 applies to the loss; lambda > 0; the decay is coupled (added
+to the gradient), so that stationarity reads grad L + lambda W = 0.
 
-Proof. 1^T grad L = 0 (Lemma 1), hence 1^T(grad L + lambda W) = lambda W^T 1, and
-lambda > 0. The negative controls show the hypotheses are needed: with squared error
-a ridge stationary point has a nonzero row sum; with decoupled decay and a sign step
-the fixed point -S/lambda has row sum -S^T 1/lambda != 0.
+Proof, for symbolic K, d and N (tests ``test_general_K_*``): a minibatch of N samples with
+cross-entropy against targets T_s (one-hot labels, label smoothing, soft labels), logits
+z_s = W h_s + b; sympy's derivative of each per-sample loss at a generic class r in 1..K
+gives grad_W L = (1/N) sum_s (dl_s/dz_s) h_s^T, and column t of 1^T (grad_W L + lambda W)
+reduces to lambda sum_r W_rt (index sums, index_sums_by_hand.py); lambda > 0 leaves
+W^T 1 = 0. The negative controls show the hypotheses are needed: with squared error the
+same column is lambda sum_r W_rt + (1/N) sum_s (2 sum_k z_sk - 2) h_st (for every K); a
+ridge stationary point has a nonzero row sum; with decoupled decay and a sign step the fixed
+point -S/lambda has row sum -S^T 1/lambda != 0.
+
+Finite instances (``test_instance_*``, cross-checks): a symbolic minibatch with K = 3,
+d = 2, and numerical stationary points (Newton here, torch autograd).
 (Zhao et al., arXiv:2602.16642.)
 
 Independence. Gradients come from losses_by_hand.py (sympy.diff of THEORY.md's losses);
@@ -25,7 +33,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from losses_by_hand import cancelled, cross_entropy, label_smoothing, last_layer, minibatch_gradient, squared_error
+from index_sums_by_hand import vanishes
+from losses_by_hand import (K, cancelled, cross_entropy, label_smoothing, last_layer, minibatch_gradient,
+                            squared_error)
 from nctheory.theorems.theorem2 import THEOREM2, StationarityForcesCentring
 
 lam = sp.Symbol("lambda", positive=True)
@@ -33,19 +43,68 @@ W = last_layer(3, 2)[0]
 ones = sp.ones(1, 3)
 
 
-def test_step1_lemma1_for_a_symbolic_minibatch():
+def test_instance_K3_d2_lemma1_for_a_symbolic_minibatch():
     grad = minibatch_gradient(cross_entropy, (0, 1, 2, 0), 3, 2, W)
     assert cancelled(ones * grad) == sp.zeros(1, 2)
 
 
-def test_step2_row_sum_of_the_regularised_gradient_is_lambda_times_the_row_sum():
+def test_instance_K3_d2_row_sum_of_the_regularised_gradient_is_lambda_times_the_row_sum():
     grad = minibatch_gradient(label_smoothing, (2, 0), 3, 2, W)
     assert cancelled(ones * (grad + lam * W) - lam * (W.T * sp.ones(3, 1)).T) == sp.zeros(1, 2)
 
 
-def test_step3_lambda_positive_leaves_only_the_zero_row_sum():
+def test_instance_d2_lambda_positive_leaves_only_the_zero_row_sum():
     s1, s2 = sp.symbols("s1 s2")
     assert sp.solve([lam * s1, lam * s2], [s1, s2], dict=True) == [{s1: 0, s2: 0}]
+
+
+# -- every K >= 2, d, N: index sums of symbolic length ------------------------------------------------
+r, t, k, l, smp = sp.symbols("r t k l s", integer=True)
+d, N = sp.symbols("d N", integer=True, positive=True)
+Wi, h, Z, T = (sp.IndexedBase(name, real=True) for name in ("W", "h", "z", "T"))
+
+
+def sample_losses():
+    """Per-sample losses of the logits z_s (a row of Z): cross-entropy against targets T_s, and
+    squared error against them (targets are one-hot labels, smoothed labels or soft labels)."""
+    log_partition = sp.log(sp.Sum(sp.exp(Z[smp, l]), (l, 1, K)))
+    return {"cross_entropy": sp.Sum(T[smp, k] * (log_partition - Z[smp, k]), (k, 1, K)),
+            "mse": sp.Sum((Z[smp, k] - T[smp, k]) ** 2, (k, 1, K))}
+
+
+def logit_gradient(loss):
+    """dl_s/dz_{s,r} at a generic class r in 1..K (r = 1 + u, K = 1 + u + v), written back in r."""
+    u, v = sp.symbols("u v", integer=True, nonnegative=True)
+    return sp.diff(loss, Z[smp, r]).subs({r: 1 + u, K: 1 + u + v}).doit().subs({u: r - 1, v: K - r})
+
+
+def regularised_column(loss, decay):
+    """Column t of 1^T (grad_W L + decay W): grad_W L = (1/N) sum_s (dl_s/dz_s) h_s^T (chain rule through
+    z_s = W h_s + b; Lemma 1's module derives dz_k/dW_rt = delta_kr h_t for every K, d); the sum over r
+    taken inside the sum over samples (finite sums commute)."""
+    return sp.Sum((logit_gradient(loss) * h[smp, t] + decay * Wi[r, t]) / N, (r, 1, K), (smp, 1, N))
+
+
+def test_general_K_step1_2_one_transposed_regularised_gradient_is_lambda_times_the_row_sum():
+    column = regularised_column(sample_losses()["cross_entropy"], lam)
+    assert vanishes(column - lam * sp.Sum(Wi[r, t], (r, 1, K)))
+    assert not vanishes(column - 2 * lam * sp.Sum(Wi[r, t], (r, 1, K)))  # a wrong factor is caught
+
+
+def test_general_K_step3_lambda_positive_leaves_only_the_zero_row_sum():
+    s_t = sp.Symbol("s_t")  # (W^T 1)_t for a generic t in 1..d
+    assert sp.solve(lam * s_t, s_t) == [0]
+
+
+def test_negative_control_general_K_squared_error_keeps_a_row_sum_for_every_K():
+    column = regularised_column(sample_losses()["mse"], lam)
+    extra = sp.Sum((2 * sp.Sum(Z[smp, k] - T[smp, k], (k, 1, K))) * h[smp, t] / N, (smp, 1, N))
+    assert vanishes(column - lam * sp.Sum(Wi[r, t], (r, 1, K)) - extra)
+    assert not vanishes(column - lam * sp.Sum(Wi[r, t], (r, 1, K)))
+    # one sample, one-hot target (T_k = delta_k1), logits 0: the extra term is -2 h_t for every K
+    one = extra.subs(N, 1).doit().replace(lambda x: isinstance(x, sp.Indexed) and x.base == Z, lambda x: 0)
+    one = one.replace(lambda x: isinstance(x, sp.Indexed) and x.base == T, lambda x: sp.KroneckerDelta(x.indices[1], 1))
+    assert sp.simplify(one.doit() + 2 * h[1, t]) == 0
 
 
 def ridge_stationary_points(H, Y, weight_decay):

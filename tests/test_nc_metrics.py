@@ -178,3 +178,71 @@ def test_nc0_and_nc0_rel_on_a_known_matrix():
     assert nc0(centred) <= 8 * np.finfo(float).eps * np.abs(centred).sum()
     equal_rows = np.tile([[2.0, -1.0]], (4, 1))  # all rows equal: NC0_rel = 1 (Cauchy-Schwarz equality)
     assert math.isclose(nc0_rel(equal_rows), 1.0, rel_tol=4 * np.finfo(float).eps)
+
+
+# ---------------------------------------------------------------------- undefined cases (issue 8)
+def test_nc4_with_non_finite_inputs_is_nan():
+    W, H, y = random_config()
+    bad_h = H.copy()
+    bad_h[3, 2] = np.nan
+    bad_w = W.copy()
+    bad_w[0, 0] = np.inf
+    assert math.isnan(nc4(W, None, bad_h, y)) and math.isnan(nc4(bad_w, None, H, y))
+    assert math.isnan(nc4(W, np.array([0.0, np.nan, 0.0, 0.0]), H, y))
+    values = nc_metrics(W, bad_h, y)
+    assert all(math.isnan(values[k]) for k in ("nc1", "nc2_norm", "nc2_angle", "nc3", "nc4"))
+    # negative control: finite inputs still give the number
+    assert 0 <= nc4(W, None, H, y) <= 1
+
+
+def test_one_class_is_undefined():
+    W, H, y = random_config()
+    zeros = np.zeros(len(y), dtype=int)
+    assert math.isnan(nc3(W[:1], H, zeros, 1)) and math.isnan(nc1(H, zeros, 1))
+    assert math.isnan(equinorm(W[:1])) and math.isnan(equiangularity(W[:1]))
+    assert all(math.isnan(v) for v in nc2(H, zeros, 1))
+    # two classes are defined
+    assert equinorm(W[:2]) >= 0 and not math.isnan(nc3(W[:2], H[y < 2], y[y < 2], 2))
+
+
+@pytest.mark.parametrize("scale", [0.0, 3.7, 1e6])
+def test_equal_features_are_nan_not_rounding_noise(scale):
+    """All features equal (zero or not): the centred means are rounding noise, not a frame."""
+    W, H, y = random_config()
+    equal = np.tile(np.random.default_rng(4).standard_normal(D) * scale, (len(y), 1))
+    assert math.isnan(nc1(equal, y))
+    assert all(math.isnan(v) for v in nc2(equal, y)) and math.isnan(nc3(W, equal, y))
+    # equal class means but spread within classes: Sigma_B = 0, Sigma_W != 0 -> inf
+    spread = equal + np.random.default_rng(5).standard_normal(equal.shape)
+    spread -= centred_means(spread, y)[y]
+    assert nc1(spread, y) == math.inf
+    # negative control: an exactly collapsed frame (NC1 = 0) is not mistaken for degenerate
+    etf, collapsed_h, cy = collapsed()
+    assert nc1(collapsed_h, cy) == pytest.approx(0.0, abs=1e-20)
+    assert nc2(collapsed_h, cy)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_torch_half_precision_inputs():
+    W, H, y = random_config()
+    values = nc_metrics(torch.tensor(W, dtype=torch.bfloat16), torch.tensor(H, dtype=torch.bfloat16), torch.tensor(y))
+    exact = nc_metrics(torch.tensor(W, dtype=torch.bfloat16).double(), torch.tensor(H, dtype=torch.bfloat16).double(),
+                       torch.tensor(y))
+    assert values == pytest.approx(exact, rel=1e-12)  # widened exactly, then computed in float64
+    from nctheory.runs.nc0 import nc0
+
+    half = torch.tensor(W, dtype=torch.float16)
+    assert nc0(half) == pytest.approx(float(half.double().sum(0).norm()), rel=1e-15)
+
+
+def test_empty_inputs_are_named():
+    W, H, y = random_config()
+    with pytest.raises(NCTheoryError, match="at least one sample"):
+        nc_metrics(W, np.empty((0, D)), np.empty(0, dtype=int))
+    with pytest.raises(NCTheoryError, match="non-empty"):
+        nc_metrics(np.empty((0, D)), H, y)
+    with pytest.raises(NCTheoryError, match="M must be"):
+        equinorm(np.empty((0, D)))
+    from nctheory.runs.nc0 import nc0_rel
+
+    with pytest.raises(NCTheoryError, match="non-empty"):
+        nc0_rel(np.empty((0, 3)))

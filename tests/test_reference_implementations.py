@@ -39,19 +39,23 @@ UNBOUNDED_SPAN = 10.0
 #: sqrt(v) with v -> 0, and centred RMSprop at alpha -> 0 divides by sqrt(v - g_avg^2),
 #: the difference of two equal roundings (seen: 0 in one implementation, 1e-8 |d| in the
 #: other). The declared ranges stay what torch accepts; this is the regime compared.
-CONDITIONED = {"lr": (1e-4, 0.3), "eps": (1e-10, None), "alpha": (0.5, None)}
+CONDITIONED = {"lr": (1e-4, 0.3), "eps": (1e-10, None), "alpha": (0.5, None),
+               # Newton-Schulz: torch accepts any coefficients, but far from its own (a, b, c) the
+               # quintic diverges and both implementations overflow alike; 1..8 iterations
+               "ns_a": (3.4, 3.48), "ns_b": (-4.8, -4.75), "ns_c": (2.0, 2.05), "ns_steps": (1, 8)}
 
 
 def _value(h, u: float) -> float:
     """The point at fraction ``u`` of the declared range of ``h`` (open ends avoided)."""
-    low = 0.0 if h.low is None else h.low
-    high = h.high if h.high is not None else max(UNBOUNDED_SPAN * h.example, low + 1e-6)
     floor, cap = CONDITIONED.get(h.name, (None, None))
+    low = (0.0 if floor is None else floor) if h.low is None else h.low  # unbounded below: from the floor
+    high = h.high if h.high is not None else max(UNBOUNDED_SPAN * h.example, low + 1e-6)
     low, high = (low if floor is None else max(low, floor)), (high if cap is None else min(high, cap))
     margin = 1e-3 * (high - low)
     low = low + margin if h.low_open else low
     high = high - margin if (h.high_open or h.high is None) else high
-    return low + u * (high - low)
+    value = low + u * (high - low)
+    return float(round(value)) if h.integer else value
 
 
 def _draw_spec(name, fractions):

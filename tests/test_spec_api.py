@@ -25,9 +25,8 @@ def test_unknown_name_lists_the_known_ones():
 
 
 @pytest.mark.parametrize("name, kwargs, argument, allowed", [
-    ("sgd", {"lr": -0.1}, "lr", "(0, inf)"),
-    ("sgd", {"lr": 0.0}, "lr", "(0, inf)"),
-    ("sgd", {"lr": float("nan")}, "lr", "(0, inf)"),
+    ("sgd", {"lr": -0.1}, "lr", "[0, inf)"),  # lr = 0 is allowed (issue 8: schedules pass through it)
+    ("sgd", {"lr": float("nan")}, "lr", "[0, inf)"),
     ("sgd_momentum", {"momentum": 1.0}, "momentum", "(0, 1)"),
     ("sgd_momentum", {"momentum": 0.0}, "momentum", "(0, 1)"),
     ("sgd_momentum", {"dampening": 1.5}, "dampening", "[0, 1]"),
@@ -41,6 +40,16 @@ def test_out_of_range_hyperparameters_name_argument_and_range(name, kwargs, argu
     with pytest.raises(HyperparameterError) as err:
         nctheory.optimizer(name, **kwargs)
     assert argument in str(err.value) and allowed in str(err.value)
+
+
+def test_lr_zero_is_a_valid_step():
+    """A warm-up from 0, cosine annealing to 0, a finished schedule: lr = 0 leaves s unchanged and
+    lets the buffers evolve -- A(eta = 0) is a valid transition (before: refused)."""
+    import sympy as sp
+
+    spec = nctheory.optimizer("sgd_momentum", lr=0.0, momentum=0.9, weight_decay=5e-3)
+    assert spec.recurrence() == sp.Matrix([[1, 0], [sp.Rational(1, 200), sp.Rational(9, 10)]])
+    assert spec.rate() == 1.0
 
 
 def test_nesterov_with_dampening_is_refused_as_torch_does():
@@ -109,3 +118,19 @@ def test_optimal_momentum_without_decay_says_why_there_is_none():
         with pytest.raises(NCTheoryError, match="weight_decay = 0.*every momentum gives rate 1"):
             nctheory.optimizer(name, lr=0.1).optimal_momentum()
     assert nctheory.optimizer("sgd_momentum", lr=0.1, weight_decay=0.05).optimal_momentum().beats_sgd
+
+
+def test_every_public_spec_member_states_what_it_computes():
+    """Issue 8: optimal_momentum, closed_form, latex, stability_conditions, ... had no docstring."""
+    import inspect
+
+    from nctheory.theory.spec import OptimizerSpec
+
+    missing = []
+    for name, member in inspect.getmembers(OptimizerSpec):
+        if name.startswith("_"):
+            continue
+        target = member.fget if isinstance(member, property) else member
+        if callable(target) and not (inspect.getdoc(target) or "").strip():
+            missing.append(name)
+    assert not missing, missing

@@ -8,6 +8,7 @@ import torch
 
 import nctheory
 from nctheory.errors import NCTheoryError
+from nctheory.verdict import check_record
 from nctheory.pytorch.tracker import Tracker, track
 
 from _loops import make_problem, one_thread, tracked_run, train
@@ -62,8 +63,9 @@ def test_tracking_starts_mid_training_with_the_buffers():
     with one_thread():
         train(model, X, y, g, opt, 30)
         tr = track(model, opt)
-        assert tr.spec.initial_buffers is not None
+        assert tr.spec is None  # the classifier (and its buffers) are read at the next forward pass
         train(model, X, y, g, opt, 100)
+    assert tr.spec.initial_buffers is not None
     assert tr.verdict().verdict == "verified"
     # ignoring the buffers (a fresh-state theory) is wrong
     fresh = nctheory.optimizer("sgd_momentum", **SGD_HB)
@@ -86,12 +88,34 @@ def test_nc_metrics_every_k_steps_and_the_sup_norm():
         tr.record(features=torch.zeros(3, 16))
 
 
-def test_hyperparameter_drift_is_inconclusive():
-    """OneCycleLR cycles the momentum: the constant-momentum theory does not describe the run."""
+def test_one_cycle_momentum_schedule_is_predicted_per_step():
+    """OneCycleLR cycles the momentum (cycle_momentum=True, its default): every value is part of
+    the recurrence, A_t = A(eta_t, mu_t), and the run is verified (issue 8; before: inconclusive)."""
     tr = tracked_run(lambda p: torch.optim.SGD(p, **SGD_HB), steps=60,
                      scheduler_factory=lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=60))
+    record = tr.to_record()
+    assert record.schedules["momentum"][0] == pytest.approx(0.95) and record.schedules["momentum"].min() < 0.86
     v = tr.verdict()
-    assert v.verdict == "inconclusive" and "momentum changed during training" in v.reasons[0]
+    assert v.verdict == "verified" and v.max_rel_error < 1e-12, v.reasons
+    # negative controls: a constant momentum (the cycle's middle), or the run's start without its
+    # schedule, is refuted
+    assert tr.verdict(theory="sgd_momentum:momentum=0.9").verdict == "refuted"
+    record.schedules = {}
+    assert check_record(record).verdict == "refuted"
+
+
+def test_switching_nesterov_mid_run_is_inconclusive():
+    """A key that pins the optimizer variant (nesterov) is not a hyperparameter of the spec:
+    changing it mid-run is another optimizer, which no schedule describes."""
+    model, X, y, g = make_problem(seed=3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-2)
+    tr = track(model, opt)
+    with one_thread():
+        train(model, X, y, g, opt, 30)
+        opt.param_groups[0]["nesterov"] = True
+        train(model, X, y, g, opt, 30)
+    v = tr.verdict()
+    assert v.verdict == "inconclusive" and any("nesterov changed during training" in r for r in v.reasons)
 
 
 def test_adam_and_adamw_through_the_tracker():

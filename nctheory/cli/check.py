@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nctheory.theory.losses import LOSSES, runnable_losses
 
     p = _Parser(prog="python -m nctheory.check",
-                description="Check the NC0 theory of an optimizer against a training run.")
+                description="Check the NC0 theory of an optimizer against a training run.",
+                epilog="exit status: 0 verified, 1 refuted, 3 inconclusive or diverged, 2 bad usage (also a --steps "
+                       "whose records would not fit in memory), 130 interrupted")
     p.add_argument("name", nargs="?", help="registered optimizer name (see --list)")
     p.add_argument("--list", action="store_true", help="list the registered optimizers and theorems and exit")
     p.add_argument("--theorem", default=None, metavar="NAME",
@@ -106,26 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
     for hp, text in hyperparameter_options().items():
         p.add_argument("--" + hp.replace("_", "-"), dest=hp, type=float, default=None,
                        help=f"{text} (default: the spec's example value)")
-    p.add_argument("--model", choices=("ufm", "mlp", "cnn", "gaussian_mlp"), default="ufm")
+    p.add_argument("--model", choices=("ufm", "mlp", "cnn", "gaussian_mlp"), default="ufm",
+                   help="ufm: unconstrained features (K=5, d=16); mlp / cnn: digits; gaussian_mlp (default: ufm)")
     p.add_argument("--backend", default="auto", help="auto, torch, numpy or cupy")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--dtype", default="float64", help="float64 (verification) or float32")
     p.add_argument("--steps", type=int, default=None,
                    help="training steps (default: 300 for linear theories; physical time 10 or 3 / lr otherwise)")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of data, init and batches (default: 0)")
     p.add_argument("--record-every", dest="record_every", type=int, default=None,
                    help="NC metrics every K steps (default: steps // 50, the 50 points per run that "
                         "the verdict's plateau and trend windows use; row sums are recorded every step)")
     p.add_argument("--loss", default="cross_entropy", help=f"one of {', '.join(runnable_losses())}")
     p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0,
-                   help=f"eps of cross-entropy's label smoothing (--loss label_smoothing alone: "
+                   help=f"eps of cross-entropy's label smoothing (default: 0; --loss label_smoothing alone: "
                         f"{LOSSES['label_smoothing'].default('epsilon')})")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
                    help=f"minibatch size (default: {LINEAR_DEFAULT_BATCH} for linear theories, full batch otherwise)")
     p.add_argument("--full-batch", dest="full_batch", action="store_true", help="train on the full batch")
     p.add_argument("--constant-lr", dest="constant_lr", action="store_true",
                    help="no warm-up: constant lr (linear theories warm up over the first 10%% of steps by default)")
-    p.add_argument("--num-classes", dest="num_classes", type=int, default=None)
+    p.add_argument("--num-classes", dest="num_classes", type=int, default=None,
+                   help="K (default: 5 for ufm and gaussian_mlp, 10 for the digits of mlp / cnn)")
     p.add_argument("--theory", default=None,
                    help="judge against another theory: NAME or NAME:key=value,... (negative control)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
@@ -148,42 +152,7 @@ def _list() -> str:
            f"Theorems (python -m nctheory.check --theorem NAME):\n{list_theorems()}"
 
 
-class _Progress:
-    """Progress on stderr once a phase has run for PROGRESS_AFTER_S seconds."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled = label, enabled
-        self.start = None
-        self.last = 0.0
-        self.shown = False
-        self.tty = sys.stderr.isatty()
-        self.next_fraction = 0.25
-
-    def __call__(self, step: int, steps: int) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if self.start is None:  # the clock starts at the first step (set-up is not training)
-            self.start = now
-        elapsed = now - self.start
-        if elapsed < PROGRESS_AFTER_S:
-            return
-        fraction = step / steps
-        if self.tty:
-            if now - self.last >= 0.2 or step == steps:
-                eta = elapsed / max(fraction, 1e-9) - elapsed
-                sys.stderr.write(f"\r{self.label}: step {step}/{steps} ({100 * fraction:.0f}%), "
-                                 f"{elapsed:.1f} s, ~{eta:.0f} s left   ")
-                sys.stderr.flush()
-                self.last, self.shown = now, True
-        elif fraction >= self.next_fraction or step == steps:
-            sys.stderr.write(f"{self.label}: step {step}/{steps} ({100 * fraction:.0f}%), {elapsed:.1f} s\n")
-            self.next_fraction = math.floor(fraction * 4 + 1) / 4
-            self.shown = True
-
-    def done(self) -> None:
-        if self.enabled and self.shown and self.tty:
-            sys.stderr.write("\n")
+from nctheory.cli.progress import Progress as _Progress  # noqa: E402  (tqdm on a terminal, regular lines otherwise)
 
 
 def _run_spec(args):
@@ -296,6 +265,16 @@ def run_check(args, out=None):
     prediction = predict_theory(*judged_spec(args.theory, spec))
     theory = prediction.spec
     protocol = family(theory).protocol
+    if float(spec.values["lr"]) <= 0:
+        raise UsageError(f"--lr must be > 0 for a training run (lr = 0 moves nothing), got {float(spec.values['lr'])}")
+    from nctheory.cli.progress import memory_problem
+    from nctheory.runs.training.config import DEFAULT_WIDTH
+
+    # refuse up front, exit 2, a --steps whose records cannot fit (issue 8: it died mid-run, exit 1)
+    planned = sum(n for _, n in _protocol(protocol, float(spec.values["lr"]), args.steps))
+    too_big = memory_problem(planned, DEFAULT_WIDTH)
+    if too_big:
+        raise UsageError(f"--steps: {too_big}")
     if not args.json:
         print(render_prediction(prediction, loss=args.loss), file=out)
         if theory.name != spec.name or args.theory:

@@ -82,6 +82,13 @@ def _spec_and_hparams(torch_optimizer, group):
     raise NCTheoryError(f"from_torch knows {', '.join(known)} and nctheory's own optimizers; got {kind}")
 
 
+def matching_spec(torch_optimizer, group: int = 0):
+    """The registered spec (without values) whose torch mapping matches parameter group
+    ``group`` of ``torch_optimizer``; NCTheoryError naming the reason when none does. Reads no
+    state (``from_torch`` also reads the buffers)."""
+    return _spec_and_hparams(torch_optimizer, _group_for(torch_optimizer, None, group))[0]
+
+
 def from_torch(torch_optimizer, param=None, group=None):
     """The :class:`~nctheory.theory.spec.OptimizerSpec` matching ``torch_optimizer``.
 

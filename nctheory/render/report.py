@@ -101,6 +101,8 @@ def render_verdict(verdict, color: bool = False) -> str:
     if v.theory and (v.theory != v.name or d.get("other_theory")):
         title += f"   judged against: {v.theory} with {_hp_line(v.theory_hparams)}"
     lines.append(title)
+    if d.get("classifier"):
+        lines.append(f"  classifier: {d['classifier']}   logits computed in {d.get('compute_dtype', '?')}")
     kind = d.get("kind")
     if kind == "linear":
         rows = [("", "predicted", "measured"),
@@ -117,6 +119,9 @@ def render_verdict(verdict, color: bool = False) -> str:
                              _num(float(series["measured_nc0"][t]), 12)))
         rows.append(("max relative error", f"<= {_num(v.tolerance, 3)} ({d.get('dtype')})", _num(v.max_rel_error, 3)))
         rows.append(("rounding noise floor (max, rel.)", "", _num(d.get("noise_floor_relative_max"), 3)))
+        if d.get("first_unresolvable_step") is not None:
+            rows.append(("steps resolving the tolerance", "", f"{d.get('resolvable_steps')} of {d.get('steps')}"))
+            rows.append(("largest error / rounding floor", "<= 1", _num(d.get("max_error_over_floor"), 3)))
         lines.append(_table(rows))
     elif kind in ("sign_coupled", "sign_decoupled"):
         rows = [("step size", "steps", "NC0 plateau", "NC0_rel plateau")]

@@ -27,8 +27,20 @@ Notation: features ``H`` (N x d, row i is h_i) with labels ``y_i`` in [0, K); cl
 * **NC4** (nearest class centre) = fraction of samples on which the classifier's decision
   ``argmax_k (W h_i + b)_k`` differs from ``argmin_k ||h_i - mu_k||``.
 
-All functions accept numpy arrays, torch tensors or cupy arrays and compute in float64
-numpy on the host.
+All functions accept numpy arrays, torch tensors (bfloat16 and float16 included) or cupy
+arrays and compute in float64 numpy on the host.
+
+**Undefined cases** return NaN, never a number that means nothing:
+
+* non-finite features, weights or bias (NaN / inf): every metric is NaN;
+* one class (K = 1): the centred means vanish identically, so NC1, NC2 and NC3 are NaN;
+* features whose class means coincide *up to rounding* -- all features equal (zero or not),
+  or equal class means: the centred means ``M`` are then rounding noise of size
+  ``<= N eps max_i ||h_i||`` (each mean is a sum of N rounded terms), not a direction.
+  ``||M||_F <= DEGENERATE_ROUNDING * N * eps * sqrt(K) * max_i ||h_i||`` counts as ``M = 0``:
+  NC2 and NC3 are NaN, NC1 is NaN when the within-class scatter vanishes too (at the same
+  rounding level) and inf when it does not;
+* empty inputs (no sample, no class, no feature) raise NCTheoryError naming the argument.
 """
 
 from __future__ import annotations
@@ -41,9 +53,23 @@ from nctheory.errors import NCTheoryError
 from nctheory.theory import ops
 from nctheory.runs.nc0 import nc0, nc0_rel
 
+_EPS = float(np.finfo(np.float64).eps)
+
+#: torch dtypes numpy cannot represent (compared by name: no torch import here)
+_TORCH_HALF = ("torch.bfloat16", "torch.float16")
+
+
+#: Rounding margin of the degenerate-means test (module docstring): the mean of N values is
+#: within N eps max|h| of the exact one (sequential summation), so centred means of equal
+#: features are at most ~2 N eps max ||h|| in norm per class; the margin 4 covers the global mean.
+DEGENERATE_ROUNDING = 4.0
+
 
 def to_numpy(x, name: str = "array") -> np.ndarray:
-    """A numpy array on the host of a numpy / torch / cupy array (:func:`nctheory.theory.ops.to_numpy`)."""
+    """A numpy array on the host of a numpy / torch / cupy array (:func:`nctheory.theory.ops.to_numpy`);
+    torch's bfloat16 / float16 tensors (which numpy cannot hold) are widened to float32 first."""
+    if ops.library(x) == "torch" and str(x.dtype) in _TORCH_HALF:
+        x = x.detach().float()
     arr = ops.to_numpy(x)
     if arr.dtype == object:
         raise NCTheoryError(f"{name} must be numeric, got dtype object")
@@ -55,10 +81,14 @@ def _features_labels(H, y, num_classes):
     y = to_numpy(y, "y")
     if H.ndim != 2:
         raise NCTheoryError(f"H must be a 2-D matrix of features (N x d), got shape {H.shape}")
+    if H.shape[0] == 0 or H.shape[1] == 0:
+        raise NCTheoryError(f"H must have at least one sample and one feature, got shape {H.shape}")
     if y.ndim != 1 or y.shape[0] != H.shape[0]:
         raise NCTheoryError(f"y must be a vector of {H.shape[0]} labels, got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
         raise NCTheoryError(f"y must hold integer labels, got dtype {y.dtype}")
+    if num_classes is not None and int(num_classes) < 1:
+        raise NCTheoryError(f"num_classes must be >= 1, got {num_classes!r}")
     K = int(y.max()) + 1 if num_classes is None else int(num_classes)
     if y.min() < 0 or y.max() >= K:
         raise NCTheoryError(f"y must hold labels in [0, {K}), got [{y.min()}, {y.max()}]")
@@ -79,6 +109,12 @@ class _Stats:
         self.means = onehot @ self.H / counts[:, None]
         self.global_mean = self.H.mean(0)
         self.M = self.means - self.global_mean
+        self.finite = bool(np.all(np.isfinite(self.H)))
+        N = self.H.shape[0]
+        # rounding level of means of N terms (module docstring); 0 for exactly zero features
+        self.rounding = DEGENERATE_ROUNDING * N * _EPS * float(np.max(np.linalg.norm(self.H, axis=1))) \
+            if self.finite else math.nan
+        self.degenerate = self.K < 2 or not np.linalg.norm(self.M) > self.rounding * math.sqrt(self.K)
 
 
 def class_means(H, y, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +143,10 @@ def _nc1(s: _Stats) -> float:
     N, d = s.H.shape
     within = s.H - s.means[s.y]
     sigma_b = s.M.T @ s.M / s.K
-    if not (np.all(np.isfinite(sigma_b)) and np.all(np.isfinite(within))):
-        return math.nan  # features so large that the covariances overflow
+    if not (s.finite and np.all(np.isfinite(sigma_b)) and np.all(np.isfinite(within))):
+        return math.nan  # non-finite features, or so large that the covariances overflow
+    if s.degenerate:  # class means equal up to rounding: Sigma_B = 0
+        return math.nan if s.K < 2 or not np.max(np.linalg.norm(within, axis=1)) > s.rounding else math.inf
     eigvals, eigvecs = np.linalg.eigh(sigma_b)
     rank = min(s.K - 1, d)
     eigvals, eigvecs = eigvals[::-1][:rank], eigvecs[:, ::-1][:, :rank]
@@ -121,18 +159,30 @@ def _nc1(s: _Stats) -> float:
 
 
 def equinorm(M) -> float:
-    """``std_k ||m_k|| / mean_k ||m_k||`` over the rows of ``M`` (population std)."""
-    norms = np.linalg.norm(to_numpy(M, "M").astype(np.float64), axis=1)
+    """``std_k ||m_k|| / mean_k ||m_k||`` over the rows of ``M`` (population std); NaN for
+    fewer than 2 rows, a zero or a non-finite M."""
+    M = _rows(M)
+    norms = np.linalg.norm(M, axis=1)
     mean = norms.mean()
-    return float(norms.std() / mean) if mean > 0 else math.nan
+    if M.shape[0] < 2 or not np.all(np.isfinite(norms)) or not mean > 0:
+        return math.nan
+    return float(norms.std() / mean)
+
+
+def _rows(M) -> np.ndarray:
+    M = to_numpy(M, "M").astype(np.float64)
+    if M.ndim != 2 or M.shape[0] == 0:
+        raise NCTheoryError(f"M must be a K x d matrix of class means with K >= 1, got shape {M.shape}")
+    return M
 
 
 def equiangularity(M) -> float:
-    """``mean_{k < k'} |cos(m_k, m_k') + 1/(K-1)|`` over the rows of ``M``."""
-    M = to_numpy(M, "M").astype(np.float64)
+    """``mean_{k < k'} |cos(m_k, m_k') + 1/(K-1)|`` over the rows of ``M``; NaN for fewer than
+    2 rows, a zero row or a non-finite M."""
+    M = _rows(M)
     K = M.shape[0]
     norms = np.linalg.norm(M, axis=1)
-    if K < 2 or np.any(norms == 0):
+    if K < 2 or not np.all(np.isfinite(norms)) or np.any(norms == 0):
         return math.nan
     unit = M / norms[:, None]
     cos = unit @ unit.T
@@ -141,15 +191,21 @@ def equiangularity(M) -> float:
 
 
 def nc2(H, y, num_classes: int | None = None) -> tuple[float, float]:
-    """``(equinorm, equiangularity)`` of the centred class means (Papyan et al., Figs. 2-3)."""
-    M = _Stats(H, y, num_classes).M
-    return equinorm(M), equiangularity(M)
+    """``(equinorm, equiangularity)`` of the centred class means (Papyan et al., Figs. 2-3);
+    NaN when the means coincide up to rounding (module docstring)."""
+    return _nc2(_Stats(H, y, num_classes))
+
+
+def _nc2(s: _Stats) -> tuple[float, float]:
+    if s.degenerate or not s.finite:
+        return math.nan, math.nan
+    return equinorm(s.M), equiangularity(s.M)
 
 
 def _as_classifier(W, K=None):
     W = to_numpy(W, "W").astype(np.float64)
-    if W.ndim != 2 or (K is not None and W.shape[0] != K):
-        raise NCTheoryError(f"W must be a K x d matrix (K classes), got shape {W.shape}")
+    if W.ndim != 2 or W.size == 0 or (K is not None and W.shape[0] != K):
+        raise NCTheoryError(f"W must be a non-empty K x d matrix (K classes), got shape {W.shape}")
     return W
 
 
@@ -163,7 +219,7 @@ def _nc3(W, s: _Stats) -> float:
     if W.shape != s.M.shape:
         raise NCTheoryError(f"W must have shape (K, d) = {s.M.shape} to match the class means, got {W.shape}")
     wn, mn = np.linalg.norm(W), np.linalg.norm(s.M)
-    if wn == 0 or mn == 0:
+    if s.degenerate or not (s.finite and np.isfinite(wn)) or wn == 0:
         return math.nan
     return float(np.linalg.norm(W / wn - s.M / mn))
 
@@ -177,9 +233,15 @@ def nc4(W, b, H, y, num_classes: int | None = None) -> float:
 def _nc4(W, b, s: _Stats) -> float:
     if W.shape != s.M.shape:
         raise NCTheoryError(f"W must have shape (K, d) = {s.M.shape} to match the class means, got {W.shape}")
+    if b is not None:
+        b = to_numpy(b, "b").astype(np.float64)
+        if b.shape != (W.shape[0],):
+            raise NCTheoryError(f"b must be a vector of {W.shape[0]} biases, got shape {b.shape}")
+    if not (s.finite and np.all(np.isfinite(W)) and (b is None or np.all(np.isfinite(b)))):
+        return math.nan  # argmax / argmin of NaN would pick an index and report a number
     logits = s.H @ W.T
     if b is not None:
-        logits = logits + to_numpy(b, "b").astype(np.float64)
+        logits = logits + b
     # ||h - mu_k||^2 = ||h||^2 - 2 h.mu_k + ||mu_k||^2; the first term is common to all k
     distances = -2.0 * s.H @ s.means.T + (s.means ** 2).sum(1)
     return float(np.mean(logits.argmax(1) != distances.argmin(1)))
@@ -191,8 +253,9 @@ def nc_metrics(W, H, y, b=None, num_classes: int | None = None) -> dict:
     verdicts need (noise floor; box bound of decoupled sign methods)."""
     W = _as_classifier(W, num_classes)
     s = _Stats(H, y, W.shape[0])
+    nc2_norm, nc2_angle = _nc2(s)
     return {"nc0": nc0(W), "nc0_rel": nc0_rel(W), "nc1": _nc1(s),
-            "nc2_norm": equinorm(s.M), "nc2_angle": equiangularity(s.M), "nc3": _nc3(W, s),
+            "nc2_norm": nc2_norm, "nc2_angle": nc2_angle, "nc3": _nc3(W, s),
             "nc4": _nc4(W, b, s), "w_fro": float(np.linalg.norm(W)), "w_sup": float(np.abs(W).max())}
 
 

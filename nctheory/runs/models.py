@@ -5,6 +5,9 @@
 * :class:`DigitsCNN`: two 3x3 convolutions and a hidden linear layer for the 8x8 digits
   (inputs of shape (N, 64) or (N, 1, 8, 8)), then ``fc``.
 * :func:`find_last_linear`: the last ``torch.nn.Linear`` of a module (or a named one).
+* :func:`classifier_from_output`: the parameter that produces the logits, found by
+  following the forward pass (the autograd graph of the model's output) -- an
+  ``nn.Linear``, a 1x1 ``nn.Conv2d`` or a bare ``nn.Parameter`` head; used by the tracker.
 * :class:`FeatureHook` / :func:`penultimate_features`: the features ``h`` feeding the last
   layer, read with a forward pre-hook on it, so any architecture works unchanged.
 
@@ -147,3 +150,122 @@ def build_model(name: str, in_features: int, num_classes: int, width: int | None
     if name == "cnn":
         return DigitsCNN(num_classes, width=width, dtype=dtype)
     raise NCTheoryError(f"unknown model {name!r}; networks: 'mlp', 'cnn', 'gaussian_mlp'")
+
+
+# ---------------------------------------------------------------------- the classifier of any model
+def logits_of(output):
+    """The logits tensor in a model's output: the tensor itself, the first tensor of a tuple
+    or list, or the ``logits`` entry / attribute of a dict-like output; None if none."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict) or hasattr(output, "logits"):
+        value = output.get("logits") if isinstance(output, dict) else output.logits
+        return value if isinstance(value, torch.Tensor) else None
+    if isinstance(output, (tuple, list)):
+        return next((o for o in output if isinstance(o, torch.Tensor)), None)
+    return None
+
+
+def parameter_names(model: nn.Module) -> dict:
+    """``id(parameter) -> qualified name`` (the first name of a shared parameter)."""
+    out = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        out.setdefault(id(p), name)
+    return out
+
+
+def owning_module(model: nn.Module, param) -> nn.Module | None:
+    """The submodule that holds ``param`` directly (None if none)."""
+    return next((m for m in model.modules() if any(q is param for q in m.parameters(recurse=False))), None)
+
+
+def classifier_matrix(param):
+    """The classifier as a K x d matrix: a Linear weight as is, a 1x1 convolution's
+    ``(K, d, 1, 1)`` weight flattened to ``(K, d)``; NCTheoryError otherwise."""
+    if param.ndim == 2:
+        return param
+    if param.ndim == 4 and param.shape[2:] == (1, 1):
+        return param.reshape(param.shape[0], param.shape[1])
+    raise NCTheoryError(f"the classifier must be a K x d matrix (nn.Linear, a 1x1 nn.Conv2d or a 2-D "
+                        f"nn.Parameter), got a parameter of shape {tuple(param.shape)}")
+
+
+def classifier_from_output(model: nn.Module, output, allowed=None):
+    """``(name, parameter)``: the parameter ``W`` that produces the logits ``z = W h (+ b)``.
+
+    Follows the forward pass backwards: a breadth-first walk of the autograd graph from
+    the logits (``output``, or its tensor per :func:`logits_of`; K = its last dimension)
+    to the leaves. The classifier is the parameter with K rows nearest to the logits --
+    an ``nn.Linear`` weight, a 1x1 ``nn.Conv2d`` weight (``(K, d, 1, 1)``) or a bare
+    ``nn.Parameter`` used as ``h @ W.T`` -- so hidden layers, and parameters declared but
+    not used (an unused projection), are never taken. Raises NCTheoryError, naming the
+    candidates and their shapes, when two such parameters are equally near (say which
+    with ``last_layer=``), when none is found, and when the one found is used more than once
+    in the forward pass (weight tying: its gradient then has row sums that Lemma 1 does
+    not make vanish). ``allowed``: the parameters that may be chosen (the optimizer's).
+    """
+    logits = logits_of(output)
+    if logits is None or logits.grad_fn is None:
+        raise NCTheoryError("the model's output has no autograd graph (a forward pass under torch.no_grad or "
+                            "an output that is not a tensor): the classifier cannot be found from it")
+    if logits.ndim < 2:
+        raise NCTheoryError(f"the model's output must be logits of shape (N, K), got shape {tuple(logits.shape)}")
+    K = int(logits.shape[-1])
+    allowed_ids = None if allowed is None else {id(p) for p in allowed}
+    names = parameter_names(model)
+    uses: dict = {}  # id(param) -> (param, depth of first use, number of uses)
+    frontier, seen, depth = [logits.grad_fn], {logits.grad_fn}, 0
+    while frontier:
+        following = []
+        for node in frontier:
+            for child, _ in getattr(node, "next_functions", ()):
+                if child is None:
+                    continue
+                variable = getattr(child, "variable", None)
+                if variable is not None:  # AccumulateGrad: a leaf parameter
+                    param, first, count = uses.get(id(variable), (variable, depth, 0))
+                    uses[id(variable)] = (param, first, count + 1)
+                elif child not in seen:
+                    seen.add(child)
+                    following.append(child)
+        frontier, depth = following, depth + 1
+
+    def shaped(p):
+        return (p.ndim == 2 or (p.ndim == 4 and tuple(p.shape[2:]) == (1, 1))) and p.shape[0] == K
+
+    candidates = [(first, p, count) for p, first, count in uses.values()
+                  if shaped(p) and (allowed_ids is None or id(p) in allowed_ids)]
+    if not candidates:
+        raise NCTheoryError(f"no parameter with K = {K} rows (nn.Linear, 1x1 nn.Conv2d or a 2-D nn.Parameter) "
+                            f"produces the model's logits; pass last_layer= (a submodule or parameter name)")
+    nearest = min(c[0] for c in candidates)
+    chosen = [c for c in candidates if c[0] == nearest]
+
+    def label(p):
+        return f"{names.get(id(p), '<not a parameter of the model>')} {tuple(p.shape)}"
+
+    if len(chosen) > 1:
+        raise NCTheoryError("the logits come from several parameters with K = "
+                            f"{K} rows, equally near the output: {', '.join(label(p) for _, p, _ in chosen)}; "
+                            f"say which is the classifier with last_layer=NAME")
+    _, param, count = chosen[0]
+    if count > 1:
+        raise NCTheoryError(f"the classifier {label(param)} is used {count} times in the forward pass (tied "
+                            f"weights?): its gradient is not only the classifier's, so Lemma 1's row-sum identity "
+                            f"need not hold; pass last_layer= to track it anyway")
+    return names.get(id(param), "<unnamed>"), param
+
+
+def named_classifier(model: nn.Module, name: str):
+    """``(name, parameter)`` of ``last_layer=name``: a submodule with a ``weight`` (Linear,
+    1x1 Conv2d) or a parameter's qualified name (a bare ``nn.Parameter`` head)."""
+    modules = dict(model.named_modules())
+    params = dict(model.named_parameters())
+    if name in modules and name != "" and isinstance(getattr(modules[name], "weight", None), torch.Tensor):
+        return f"{name}.weight", modules[name].weight
+    if name in params:
+        return name, params[name]
+    heads = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    raise NCTheoryError(f"last_layer={name!r} is not a submodule with a weight, nor a parameter of the model; "
+                        f"its Linear/Conv2d layers: {', '.join(map(repr, heads)) or 'none'}; its 2-D parameters: "
+                        + (", ".join(repr(n) for n, p in params.items() if p.ndim == 2) or "none"))

@@ -18,12 +18,18 @@ from nctheory.theory import ops
 def _as_matrix(W, name: str = "W"):
     """``W`` as a 2-D numpy array or torch tensor, checked."""
     if ops.library(W) == "torch":
-        if W.ndim != 2:
-            raise NCTheoryError(f"{name} must be a 2-D matrix (K classes x d features), got shape {tuple(W.shape)}")
-        return W.detach()
+        if W.ndim != 2 or W.numel() == 0:
+            raise NCTheoryError(f"{name} must be a non-empty 2-D matrix (K classes x d features), got shape "
+                                f"{tuple(W.shape)}")
+        W = W.detach()
+        if W.dtype.itemsize < 4:  # bfloat16 / float16 sums would keep 3 digits: sum in float64
+            import torch
+
+            W = W.to(torch.float64)
+        return W
     arr = np.asarray(W)
-    if arr.ndim != 2:
-        raise NCTheoryError(f"{name} must be a 2-D matrix (K classes x d features), got shape {arr.shape}")
+    if arr.ndim != 2 or arr.size == 0:
+        raise NCTheoryError(f"{name} must be a non-empty 2-D matrix (K classes x d features), got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise NCTheoryError(f"{name} must be numeric, got dtype {arr.dtype}")
     return arr

@@ -11,12 +11,19 @@ for every sample, so for every minibatch, feature map and step. It fails for squ
 error on the logits and for one-vs-rest sigmoid losses: there ``d/dc l(z + c 1)`` is
 not identically zero and the exact NC0 recurrences are not claimed.
 
-**Proof.** The chain rule gives ``dl/dW_kj = (dl/dz_k) h_j``, so the column sums of
-``grad_W l`` are ``(sum_k dl/dz_k) h_j``, and ``sum_k dl/dz_k = d/dc l(z + c 1)|_{c=0}``,
-which is 0 when l is shift invariant. Verified here with symbolic W, b, h for
-cross-entropy and K = 2..5, and through :func:`nctheory.theory.losses.shift_invariance` for the
-table of losses; MSE and the sigmoid loss must come out "not invariant" with an exact
-witness.
+**Proof (every K >= 2, symbolic K, d and N).** With ``z_k = sum_i W_ki h_i + b_k``,
+``dz_k/dW_rt = delta_{kr} h_t``, so the chain rule gives ``dl/dW_rt = (dl/dz_r) h_t`` and the
+column sums of ``grad_W l`` are ``(sum_k dl/dz_k) h_t``. For every loss of the table,
+written as index sums over ``k = 1..K`` with K a symbol (:mod:`nctheory.theorems.softmax_sums`),
+``l(z + c 1) - l(z)`` and ``sum_j dl/dz_j`` reduce to 0 exactly (eps, gamma, the soft
+targets and the label symbolic); the Crammer-Singer hinge by the translation property of
+max, proved by induction on the number of terms. A minibatch average of per-sample
+gradients that each sum to 0 has zero column sums (every N). Squared error and the
+one-vs-rest sigmoid fail for every K >= 2, each with an exact witness.
+
+**Finite instances (cross-checks, not the proof).** Cross-entropy with explicit symbolic
+matrices for K = 2..5, a minibatch at K = 3, and the engine's decision
+(:func:`nctheory.theory.losses.shift_invariance`) on the registered expressions at K = 3.
 
 Reference: Zhao et al., arXiv:2602.16642; the losses: Szegedy et al. (2016), Zhang et
 al. (2018), Lin et al. (2017), Crammer & Singer (2001).
@@ -29,6 +36,10 @@ import sympy as sp
 from nctheory.errors import NCTheoryError
 from nctheory.theory.losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
 from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
+from nctheory.theorems.index_sums import sums_identity
+from nctheory.theorems.softmax_sums import (LABEL, chain_rule_steps, cross_entropy_weight_gradient_steps,
+                                            general_k_verdict, minibatch_steps, partition, softmax_probability_steps,
+                                            sum_of_partials)
 
 #: THEORY.md's table: loss name -> whether Lemma 1 applies.
 EXPECTED_SHIFT_INVARIANCE = {
@@ -88,17 +99,21 @@ class GradientRowSums(Theorem):
 
     name = "lemma1"
     title = "Gradient row sums vanish for shift-invariant losses"
-    statement = ("If l(z + c 1_K) = l(z) for all c, then 1_K^T grad_W l = sum_k (dl/dz_k) h^T = 0 and "
-                 "1_K^T grad_b l = 0 for every sample, minibatch and feature map. Cross-entropy, label "
-                 "smoothing, soft labels, focal loss and the Crammer-Singer hinge qualify; squared error "
-                 "on logits and one-vs-rest sigmoid losses do not.")
+    statement = ("For every K >= 2: if l(z + c 1_K) = l(z) for all c, then 1_K^T grad_W l = sum_k (dl/dz_k) h^T "
+                 "= 0 and 1_K^T grad_b l = 0 for every sample, minibatch and feature map. Cross-entropy, label "
+                 "smoothing, soft labels, focal loss, any function of the softmax probabilities and the "
+                 "Crammer-Singer hinge qualify for every K >= 2; squared error on logits and one-vs-rest sigmoid "
+                 "losses do not, for any K >= 2.")
     statement_latex = (r"$\ell(z + c\mathbf 1_K) = \ell(z)\ \forall c \ \Longrightarrow\ "
                        r"\mathbf 1_K^\top \nabla_W \ell = \Big(\sum_k \tfrac{\partial\ell}{\partial z_k}\Big) h^\top = 0,"
                        r"\ \mathbf 1_K^\top \nabla_b \ell = 0$.")
-    hypotheses = ("last layer z = W h + b (h from any network, or free in the UFM)",
-                  "the loss is invariant under z -> z + c 1_K")
+    hypotheses = ("K >= 2 classes, any feature dimension d and batch size N",
+                  "last layer z = W h + b (h from any network, or free in the UFM)",
+                  "the loss is invariant under z -> z + c 1_K; labels y in 1..K")
     reference = "Zhao et al., arXiv:2602.16642 (THEORY.md section 2)"
-    status = "proved symbolically (cross-entropy for K = 2..5; loss table by the shift-invariance test)"
+    status = ("proved symbolically for every K >= 2 (index sums of symbolic length K, symbolic d and N; every "
+              "loss of the table, MSE and sigmoid refuted by exact witnesses for every K >= 2); cross-entropy "
+              "for K = 2..5 and the engine's decision at K = 3 are finite instances")
 
     def __init__(self, expected: dict | None = None, sizes=(2, 3, 4, 5), dim: int = 2):
         self.expected = dict(EXPECTED_SHIFT_INVARIANCE if expected is None else expected)
@@ -106,32 +121,48 @@ class GradientRowSums(Theorem):
         self.dim = dim
 
     def steps(self):
+        yield from chain_rule_steps()
+        yield from cross_entropy_weight_gradient_steps()
+        yield from minibatch_steps()
+        yield from softmax_probability_steps()
+        for loss_name, invariant in self.expected.items():
+            verdict, steps = general_k_verdict(loss_name)
+            yield from steps
+            yield fact(f"{loss_name}, every K >= 2: Lemma 1 applies = {verdict}, claimed {invariant}", (),
+                       verdict is invariant)
+        tilted = sum_of_partials(lambda z: sp.log(partition(z)) - 2 * z[LABEL])
+        yield sums_identity("negative control, every K: the tilted loss log S - 2 z_y has sum_j dl/dz_j = -1",
+                            tilted, -1)
+        yield from self._instances()
+
+    def _instances(self):
+        """Finite instances with explicit symbolic matrices: cross-checks of the general-K proof."""
         grad_w, _, grad_z, features = loss_gradients(cross_entropy, 3, self.dim)
-        yield identity("chain rule: grad_W l = (grad_z l) h^T (cross-entropy, K = 3)", grad_w,
+        yield identity("instance K = 3: chain rule grad_W l = (grad_z l) h^T (cross-entropy)", grad_w,
                        grad_z * features.T, "simplify")
         for size in self.sizes:
             grad_w, grad_b, _, _ = loss_gradients(cross_entropy, size, self.dim)
-            yield identity(f"cross-entropy, K = {size}: 1^T grad_W l = 0 (symbolic W, b, h)",
+            yield identity(f"instance K = {size}: cross-entropy 1^T grad_W l = 0 (symbolic W, b, h)",
                            sp.ones(1, size) * grad_w, sp.zeros(1, self.dim), "cancel")
-            yield identity(f"cross-entropy, K = {size}: 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0], 0,
+            yield identity(f"instance K = {size}: cross-entropy 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0], 0,
                            "cancel")
         batch_grad = minibatch_gradient(cross_entropy, labels=(0, 2, 1), num_classes=3, dim=self.dim)
-        yield identity("a minibatch (3 samples, labels 0, 2, 1, own features each): 1^T grad_W L = 0, as the "
-                       "sum of the per-sample row sums", sp.ones(1, 3) * batch_grad, sp.zeros(1, self.dim), "cancel")
+        yield identity("instance K = 3: a minibatch (3 samples, labels 0, 2, 1, own features each): 1^T grad_W L = 0",
+                       sp.ones(1, 3) * batch_grad, sp.zeros(1, self.dim), "cancel")
         for loss_name, invariant in self.expected.items():
             verdict = shift_invariance(loss_name, 3)
-            yield fact(f"{loss_name}: shift invariance is {verdict.invariant}, claimed {invariant} "
-                       f"({verdict.reason})", (verdict.derivative,), verdict.invariant is invariant)
+            yield fact(f"instance K = 3: the engine decides {loss_name}: invariant = {verdict.invariant}, claimed "
+                       f"{invariant} ({verdict.reason})", (verdict.derivative,), verdict.invariant is invariant)
             if invariant is False:
-                yield fact(f"{loss_name}: the failure rests on an exact witness point, not on a simplification "
-                           f"that did not finish", tuple((verdict.witness or {}).values()),
+                yield fact(f"instance K = 3: {loss_name}'s failure rests on an exact witness point, not on a "
+                           f"simplification that did not finish", tuple((verdict.witness or {}).values()),
                            verdict.witness is not None)
         grad_w, _, _, features = loss_gradients(squared_error, 3, self.dim)
         z = last_layer(3, self.dim)[3]
-        yield identity("negative control (MSE): 1^T grad_W l = 2 (sum_k z_k - 1) h^T",
+        yield identity("negative control, instance K = 3 (MSE): 1^T grad_W l = 2 (sum_k z_k - 1) h^T",
                        sp.ones(1, 3) * grad_w, 2 * (sum(z) - 1) * features.T)
-        yield distinct("negative control (MSE): that row sum is not identically 0", sp.ones(1, 3) * grad_w,
-                       sp.zeros(1, self.dim))
+        yield distinct("negative control, instance K = 3 (MSE): that row sum is not identically 0",
+                       sp.ones(1, 3) * grad_w, sp.zeros(1, self.dim))
 
     def check(self, seed: int = 0, batch: int = 128, width: int = 32) -> NumericalCheck:
         """Real gradients: a seeded MLP's penultimate features on a batch of digits, every loss

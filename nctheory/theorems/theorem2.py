@@ -4,16 +4,21 @@
 ``lambda > 0``. If ``W*`` is a stationary point of ``L(W) + (lambda/2) ||W||_F^2``, then
 ``W*^T 1_K = 0``, i.e. NC0(W*) = 0.
 
-**Proof.** ``0 = 1^T (grad L(W*) + lambda W*) = 1^T grad L(W*) + lambda W*^T 1 =
-lambda W*^T 1`` by Lemma 1, and ``lambda > 0``. Every optimizer that converges to a
-stationary point of the coupled objective (SGD; torch's Adam with ``weight_decay``;
-SignGD with vanishing steps) therefore ends with NC0 = 0.
+**Proof (every K >= 2, every d and N).** ``0 = 1^T (grad L(W*) + lambda W*) = 1^T grad L(W*) +
+lambda W*^T 1 = lambda W*^T 1`` by Lemma 1, and ``lambda > 0``. Every optimizer that
+converges to a stationary point of the coupled objective (SGD; torch's Adam with
+``weight_decay``; SignGD with vanishing steps) therefore ends with NC0 = 0. Machine-checked
+for symbolic K and d twice: as an identity of matrix expressions (W, grad L K x d
+``MatrixSymbol`` s, Lemma 1 as the hypothesis ``1^T grad L = 0``), and with index sums for a
+minibatch of symbolic size N whose per-sample logit gradients sum to 0 (Lemma 1, proved
+for every K in :mod:`nctheory.theorems.softmax_sums` for the loss at hand).
 
-Verified with a symbolic minibatch (symbolic W, b, features; several labels). The
-negative controls show where the argument breaks: with squared error the row sum of
-``grad L`` does not vanish (so the identity fails), and a ridge-regression stationary
-point has a nonzero row sum; with decoupled decay and a sign step the fixed-point
-equation is ``lambda W = -sign(G)``, whose row sum is ``-S^T 1 / lambda != 0``.
+**Finite instance (a cross-check).** A symbolic minibatch with K = 3, d = 2 (symbolic W,
+b, features; several labels). The negative controls show where the argument breaks:
+with squared error the row sum of ``grad L`` does not vanish (for every K), and a
+ridge-regression stationary point has a nonzero row sum; with decoupled decay and a sign
+step the fixed-point equation is ``lambda W = -sign(G)``, whose row sum is
+``-S^T 1 / lambda != 0``.
 
 Reference: Zhao et al., arXiv:2602.16642; for sign descent: Bernstein et al. (2018).
 """
@@ -27,7 +32,9 @@ import sympy as sp
 
 from nctheory.theory.losses import LOSSES
 from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
+from nctheory.theorems.index_sums import sums_identity
 from nctheory.theorems.lemma1 import last_layer, minibatch_gradient
+from nctheory.theorems.softmax_sums import D, K, N, WEIGHTS, general_k_verdict, minibatch_column_sum, r, t
 
 LAMBDA_POSITIVE = sp.Symbol("lambda", positive=True)
 
@@ -43,15 +50,17 @@ class StationarityForcesCentring(Theorem):
 
     name = "theorem2"
     title = "Stationarity under coupled L2 decay forces NC0 = 0"
-    statement = ("If W* is a stationary point of L(W) + lambda/2 ||W||_F^2 with lambda > 0 and L a "
-                 "shift-invariant loss, then 1^T(grad L + lambda W*) = lambda W*^T 1 = 0, so NC0(W*) = 0.")
+    statement = ("For every K >= 2 and every d: if W* is a stationary point of L(W) + lambda/2 ||W||_F^2 with "
+                 "lambda > 0 and L a shift-invariant loss, then 1^T(grad L + lambda W*) = lambda W*^T 1 = 0, so NC0(W*) = 0.")
     statement_latex = (r"$\nabla L(W^\star) + \lambda W^\star = 0,\ \lambda > 0,\ \ell \text{ shift invariant}"
                        r"\ \Longrightarrow\ \mathbf 1_K^\top(\nabla L + \lambda W^\star) = \lambda W^{\star\top}"
                        r"\mathbf 1_K = 0$.")
-    hypotheses = ("the loss is invariant under z -> z + c 1_K (Lemma 1)", "lambda > 0 (coupled L2 decay)",
+    hypotheses = ("K >= 2 classes, any dimension d and number of samples N",
+                  "the loss is invariant under z -> z + c 1_K (Lemma 1)", "lambda > 0 (coupled L2 decay)",
                   "W* is a stationary point of the regularised objective")
     reference = "Zhao et al., arXiv:2602.16642 (THEORY.md section 2)"
-    status = "proved symbolically"
+    status = ("proved symbolically for every K >= 2, d and N (matrix expressions and index sums of symbolic size); "
+              "the symbolic minibatch with K = 3, d = 2 is a finite instance")
 
     def __init__(self, loss: str = "cross_entropy", labels=(0, 1, 2, 0), num_classes: int = 3, dim: int = 2):
         self.loss = loss
@@ -60,20 +69,40 @@ class StationarityForcesCentring(Theorem):
         self.dim = dim
 
     def steps(self):
+        verdict, lemma1_steps = general_k_verdict(self.loss)
+        yield from lemma1_steps
+        yield fact(f"Lemma 1 for {self.loss}, every K >= 2: its gradient sums to 0 (shift invariant)", (),
+                   verdict is True)
+        weights, grad, ones = sp.MatrixSymbol("W", K, D), sp.MatrixSymbol("G", K, D), sp.OneMatrix(K, 1)
+        rest = sp.expand(ones.T * (grad + LAMBDA_POSITIVE * weights)) - LAMBDA_POSITIVE * (weights.T * ones).T
+        yield fact("every K, d: 1^T (G + lambda W) - lambda (W^T 1)^T = 1^T G (G = grad L, W: K x d MatrixSymbols)",
+                   (rest,), rest == ones.T * grad)
+        yield fact("every K, d: with Lemma 1 (1^T G = 0), 1^T (G + lambda W) = lambda W^T 1",
+                   (rest.subs(ones.T * grad, sp.ZeroMatrix(1, D)),),
+                   rest.subs(ones.T * grad, sp.ZeroMatrix(1, D)) in (0, sp.ZeroMatrix(1, D)))
+        yield sums_identity("every N, K, d (index sums): for a minibatch whose per-sample logit gradients sum to 0, "
+                            "column t of 1^T ((1/N) sum_s g_s h_s^T + lambda W) is lambda sum_r W_rt",
+                            minibatch_column_sum(LAMBDA_POSITIVE * WEIGHTS[r, t] / N),
+                            LAMBDA_POSITIVE * sp.Sum(WEIGHTS[r, t], (r, 1, K)))
+        entry = sp.Symbol("s_t")
+        yield fact("every d: stationarity gives lambda (W*^T 1)_t = 0 for each t, and with lambda > 0 the only "
+                   "solution is (W*^T 1)_t = 0", (entry,), sp.solve(LAMBDA_POSITIVE * entry, entry) == [0])
         k, d = self.num_classes, self.dim
         weights = last_layer(k, d)[0]
         grad = minibatch_gradient(LOSSES[self.loss].build, self.labels, k, d, weights)
         ones = sp.ones(1, k)
-        yield identity(f"Lemma 1 for {self.loss}: 1^T grad L = 0 for a symbolic minibatch "
-                       f"(labels {self.labels})", ones * grad, sp.zeros(1, d), "cancel")
+        yield identity(f"instance K = {k}, d = {d}: Lemma 1 for {self.loss}, 1^T grad L = 0 for a symbolic "
+                       f"minibatch (labels {self.labels})", ones * grad, sp.zeros(1, d), "cancel")
         row_sum = weights.T * sp.ones(k, 1)
-        yield identity("1^T (grad L + lambda W) = lambda W^T 1", (ones * (grad + LAMBDA_POSITIVE * weights)).T,
-                       LAMBDA_POSITIVE * row_sum, "cancel")
+        yield identity(f"instance K = {k}, d = {d}: 1^T (grad L + lambda W) = lambda W^T 1",
+                       (ones * (grad + LAMBDA_POSITIVE * weights)).T, LAMBDA_POSITIVE * row_sum, "cancel")
         unknowns = sp.symbols(f"s_1:{d + 1}")
         solutions = sp.solve([LAMBDA_POSITIVE * s for s in unknowns], unknowns, dict=True)
-        yield fact("stationarity: lambda W*^T 1 = 0 with lambda > 0 has the single solution W*^T 1 = 0",
+        yield fact(f"instance d = {d}: lambda W*^T 1 = 0 with lambda > 0 has the single solution W*^T 1 = 0",
                    (sp.Matrix(unknowns),), solutions == [{s: 0 for s in unknowns}])
         # Negative controls: where the argument breaks.
+        yield fact("negative control, every K >= 2: for squared error Lemma 1 fails (an exact witness for every K; "
+                   "see lemma1), so the first step above cannot be taken", (), general_k_verdict("mse")[0] is False)
         mse_grad = minibatch_gradient(LOSSES["mse"].build, self.labels, k, d, weights)
         yield distinct("negative control: with squared error, 1^T grad L is not 0 (Lemma 1 fails)",
                        ones * mse_grad, sp.zeros(1, d))

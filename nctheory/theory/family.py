@@ -10,8 +10,13 @@ symbolic engine derives the rest:
   several step sizes.
 * **adaptive** -- any other elementwise nonlinearity (second-moment divisions, sign of a
   momentum as in Lion): empirical thresholds on NC0_rel.
-* **matrix** -- a transformation on whole matrices (Newton-Schulz, Shampoo): no theory
-  of this package yet.
+* **matrix** -- a transformation on whole matrices (Newton-Schulz, Shampoo, SOAP). Where
+  every matrix map keeps zero row sums (declared left-orthogonal equivariance) and only ever
+  sees centred arguments -- the decay decoupled, the argument built from gradients -- the row
+  sums follow an exact linear recurrence (:mod:`.symbolic.centring`; decoupled Muon:
+  ``s' = (1 - eta lambda) s``): ``exact_recurrence``, checked by whole trajectories like the
+  linear kind. Coupled decay breaks it (the weights enter the map's argument): the O(eta)
+  neighbourhood of Theorem 2's centred stationary points, checked over several step sizes.
 
 For the nonlinear kinds, ``coupling`` comes from :mod:`.symbolic.opaque`: *coupled* when
 the weights enter the argument of the nonlinearity (``sign(G + lambda W)``, torch's
@@ -38,7 +43,7 @@ COUPLED, DECOUPLED = "coupled", "decoupled"
 TRAJECTORY, STEP_SIZE_SCALING, PHYSICAL_TIME, NO_PROTOCOL = (
     "trajectory", "step_size_scaling", "physical_time", "none")
 _PROTOCOLS = {LINEAR_KIND: TRAJECTORY, SIGN_KIND: STEP_SIZE_SCALING, ADAPTIVE_KIND: PHYSICAL_TIME,
-              MATRIX_KIND: NO_PROTOCOL}
+              MATRIX_KIND: STEP_SIZE_SCALING}
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,15 @@ class Family:
         sign_valued: every nonlinear output lies in {-1, 0, 1} (integer row sums).
         box_bounded: the weight update is ``(1 - eta lambda) W - eta sigma`` with a
             sign-valued ``sigma``: ``||W_t||_inf <= max(||W_0||_inf, 1/lambda)``.
+        exact_recurrence: a matrix chain whose row sums nevertheless follow ``x' = A x``
+            (:mod:`.symbolic.centring`); checked like the linear kind.
     """
 
     kind: str
     coupling: str | None = None
     sign_valued: bool = False
     box_bounded: bool = False
+    exact_recurrence: bool = False
 
     @property
     def name(self) -> str:
@@ -65,17 +73,22 @@ class Family:
 
     @property
     def protocol(self) -> str:
-        return _PROTOCOLS[self.kind]
+        return TRAJECTORY if self.exact_recurrence else _PROTOCOLS[self.kind]
 
     @property
     def is_linear(self) -> bool:
-        return self.kind == LINEAR_KIND
+        """Whether the row sums follow an exact linear recurrence (the linear kind, or a matrix
+        chain with ``exact_recurrence``)."""
+        return self.kind == LINEAR_KIND or self.exact_recurrence
 
 
 def _derive(spec) -> Family:
     natures = [t.nature for t in spec.chain]
     if MATRIX in natures:
-        return Family(MATRIX_KIND)
+        from nctheory.theory.symbolic.centring import centred_dynamics
+
+        dyn = centred_dynamics(spec)
+        return Family(MATRIX_KIND, COUPLED if dyn.coupled else DECOUPLED, exact_recurrence=dyn.reason is None)
     if all(n == LINEAR for n in natures):
         from nctheory.theory.symbolic.rowsum import nonlinearity
 

@@ -41,6 +41,9 @@ class Hyperparameter:
     symbol: sp.Symbol | None = None
     torch_key: str | None = None
     torch_index: int | None = None
+    #: an integer count (Newton-Schulz's ``ns_steps``): non-integers are refused and torch
+    #: gets an ``int``
+    integer: bool = False
 
     def __post_init__(self):
         if self.symbol is None:  # a declaration's own symbol: real, nonnegative when the range says so
@@ -89,6 +92,9 @@ class Hyperparameter:
         return to_rational(value)
 
     def _check_range(self, value: float, optimizer: str) -> None:
+        if self.integer and not float(value).is_integer():
+            raise HyperparameterError(f"{optimizer}: {self.name} must be an integer in {self.allowed()}, "
+                                      f"got {value!r} ({self.description})")
         too_low = self.low is not None and (value < self.low or (self.low_open and value == self.low))
         too_high = self.high is not None and (value > self.high or (self.high_open and value == self.high))
         if too_low or too_high:
@@ -106,7 +112,13 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
-LR = Hyperparameter("lr", "learning rate eta", 0.1, low=0.0, low_open=True,
+#: ``lr = 0`` is allowed: schedules pass through it (a linear warm-up from 0, cosine annealing
+#: to 0, ``from_torch`` after a finished schedule). Every chain's step is then
+#: ``W' = W`` with its buffers still updated (torch's semantics), a valid transition: for
+#: linear chains ``A(eta = 0)`` (identity on ``s``, the buffers keep their own dynamics);
+#: eta's symbol stays positive, so the symbolic analysis (rates, regions) is the one of a
+#: moving optimizer and ``eta = 0`` enters only by substitution into the polynomial entries.
+LR = Hyperparameter("lr", "learning rate eta (0 allowed: a step that moves nothing)", 0.1, low=0.0,
                     symbol=sp.Symbol("eta", positive=True))
 WEIGHT_DECAY = Hyperparameter("weight_decay", "weight decay lambda", 5e-3, default=0.0, low=0.0,
                               symbol=sp.Symbol("lambda", nonnegative=True))

@@ -23,7 +23,9 @@ def learning_rates(spec, steps: int, lr_schedule=None) -> np.ndarray:
     """The learning rate used at each of ``steps`` steps, validated.
 
     ``lr_schedule`` is None (the spec's ``lr`` throughout), a sequence of at least
-    ``steps`` values, or a callable ``step -> lr``.
+    ``steps`` values, or a callable ``step -> lr``. Values must be finite and ``>= 0``:
+    ``lr = 0`` (a warm-up from 0, the end of a cosine schedule) is the transition
+    ``A(eta = 0)``, which leaves ``s`` unchanged while the buffers evolve.
     """
     if lr_schedule is None:
         spec.require_values("lr")
@@ -35,8 +37,8 @@ def learning_rates(spec, steps: int, lr_schedule=None) -> np.ndarray:
         if rates.size < steps:
             raise NCTheoryError(f"lr_schedule has {rates.size} values but steps={steps} need one per step")
         rates = rates[:steps]
-    if not np.all(np.isfinite(rates)) or np.any(rates <= 0):
-        raise NCTheoryError("lr_schedule must hold finite learning rates > 0")
+    if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+        raise NCTheoryError("lr_schedule must hold finite learning rates >= 0 (0: a step that moves nothing)")
     return rates
 
 

@@ -73,6 +73,7 @@ class OptimizerSpec:
     # ------------------------------------------------------------------ hyperparameters
     @property
     def hyperparameter_names(self) -> tuple[str, ...]:
+        """The declared hyperparameters' names, in torch.optim's order (``("lr", "momentum", ...)``)."""
         return tuple(h.name for h in self.hyperparameters)
 
     def example_values(self) -> dict:
@@ -213,21 +214,54 @@ class OptimizerSpec:
         return self.row_sum_dynamics().excited_modes().rate
 
     def stability_conditions(self):
+        """Exact conditions for ``rate() < 1``: the row sums converge to 0 (NC0 -> 0).
+
+        Schur-Cohn (Jury) inequalities on the characteristic polynomial ``p(x) = det(xI - A)``:
+        every root has ``|x| < 1`` iff these polynomial inequalities in the symbolic
+        hyperparameters hold (heavy ball: ``0 <= mu < 1``, ``0 < eta (1 - tau) lambda < 2 (1 + mu)``).
+        Returns :class:`~nctheory.theory.symbolic.schur_cohn.Conditions`; ``.evaluate()``
+        decides a point exactly. See :func:`nctheory.theory.symbolic.analysis.stability_conditions`.
+        """
         from nctheory.theory.symbolic.analysis import stability_conditions
 
         return stability_conditions(self)
 
     def acceleration_conditions(self):
+        """Exact conditions for ``rate() < 1 - eta lambda``: NC0 decays strictly faster than
+        under plain SGD at the same lr and decay.
+
+        Under the hypothesis ``0 < eta lambda < 1`` (SGD's rate ``r = 1 - eta lambda > 0``),
+        every root of p lies in ``|x| < r`` iff every root of ``p(r y)`` lies in the unit
+        disk: Schur-Cohn on ``p(r y)`` (heavy ball with tau = 0: ``0 < mu < (1 - eta lambda)^2``;
+        SGDW: never). See :func:`nctheory.theory.symbolic.analysis.acceleration_conditions`.
+        """
         from nctheory.theory.symbolic.analysis import acceleration_conditions
 
         return acceleration_conditions(self)
 
     def optimal_momentum(self):
+        """The momentum that minimises the rate of a quadratic recurrence, and that rate.
+
+        For ``p(x) = x^2 + a_1(mu) x + a_0(mu)`` the spectral radius is smallest where the two
+        roots meet: the discriminant ``a_1^2 - 4 a_0`` vanishes and the double root is
+        ``-a_1 / 2`` (heavy ball: ``mu* = (1 - sqrt(eta lambda))^2``; Nesterov:
+        ``(1 - sqrt(a)) / (1 + sqrt(a))``; both rate ``1 - sqrt(eta lambda)``). Returns
+        :class:`~nctheory.theory.symbolic.analysis.OptimalMomentum` (``momentum``, ``rate``,
+        ``beats_sgd``); see :func:`nctheory.theory.symbolic.analysis.optimal_momentum`.
+        """
         from nctheory.theory.symbolic.analysis import optimal_momentum
 
         return optimal_momentum(self)
 
     def closed_form(self, s0=None, t=None):
+        """The exact row-sum trajectory from a fresh optimizer state as a formula in ``t``.
+
+        ``s_t = c_1 r_1^t + c_2 r_2^t`` for distinct roots ``r_i`` of p, ``(c_1 + c_2 t) r^t``
+        for a double root, the constants fitted in exact arithmetic to ``s_0`` (symbol ``s_0``
+        unless given) and torch's first-step rule ``b_1 = d_0``. Returns
+        :class:`~nctheory.theory.symbolic.analysis.ClosedForm` (callable at a step ``t >=
+        valid_from``); see :func:`nctheory.theory.symbolic.analysis.closed_form`.
+        """
         from nctheory.theory.symbolic.analysis import closed_form
 
         return closed_form(self, s0=s0, t=t)
@@ -272,6 +306,10 @@ class OptimizerSpec:
         return update_equations(self)
 
     def latex(self) -> str:
+        """A self-contained LaTeX fragment (amsmath): the update rule on one weight entry, and
+        for linear chains the row-sum recurrence ``x_{t+1} = A x_t`` (Lemma 1), the
+        characteristic polynomial and the rate; for nonlinear chains THEORY.md section 4's
+        statements. See :func:`nctheory.theory.latex.spec_latex`."""
         from nctheory.theory.latex import spec_latex
 
         return spec_latex(self)

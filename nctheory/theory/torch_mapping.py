@@ -94,6 +94,8 @@ class TorchClass:
         values = spec.float_hp()
         kwargs, pairs = {}, {}
         for h in spec.hyperparameters:
+            if h.integer:
+                values[h.name] = int(values[h.name])
             if h.torch_index is None:
                 kwargs[h.torch_name] = values[h.name]
             else:

@@ -29,6 +29,9 @@ decides what theory applies (:mod:`nctheory.theory.family`), never from a name:
   ``{-1, 0, 1}`` (integer row sums, sup-norm <= 1: the box and parity bounds), None for
   unbounded (Adam's ratio);
 * :data:`MATRIX`: a map on the whole matrix (Newton-Schulz orthogonalisation, Shampoo).
+  ``equivariance`` says what is known of it: :data:`LEFT_ORTHOGONAL` when its output turns
+  with its inputs under a reflection on the left (then it keeps zero row sums: the matrix
+  theorem, :mod:`nctheory.theorems.matrix_row_sums`; the engine relies on nothing else).
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ MATRIX = "matrix"
 NATURES = (LINEAR, ELEMENTWISE, MATRIX)
 #: ``output`` of an elementwise transformation whose every entry lies in {-1, 0, 1}.
 SIGN_OUTPUT = "sign"
+#: ``equivariance`` of a MATRIX transformation f whose output, given the inputs
+#: ``X_0 .. X_t`` it has received (K x d, its state is a function of them), satisfies
+#: ``f(R X_0, .., R X_t) = c R f(X_0, .., X_t)`` for the reflection ``R = I - (2/K) 1 1^T``
+#: and a scalar c (that may depend on anything: a normalisation, a grafting norm). Every
+#: map whose left statistics are built from ``X X^T`` and whose right statistics from
+#: ``X^T X`` has it for every orthogonal R (Newton-Schulz, the polar factor, Shampoo's
+#: ``L^(-1/4) X R^(-1/4)``). Consequence (proved in :mod:`nctheory.theorems.matrix_row_sums`):
+#: inputs with zero row sums ``1_K^T X_j = 0`` give an output with zero row sums.
+LEFT_ORTHOGONAL = "left_orthogonal"
 
 
 class Transform:
@@ -48,6 +60,7 @@ class Transform:
 
     nature: str = LINEAR
     output: str | None = None
+    equivariance: str | None = None
     buffers: tuple[str, ...] = ()
     letters: dict = {}
     hyperparameters: tuple[str, ...] = ()

@@ -13,6 +13,8 @@ sentences. What "verified" means follows THEORY.md section 5.
 * **Sign-based optimizers** (signgd, signgd_decoupled): :mod:`.sign` -- integer
   increments, scaling laws over step sizes, the box and parity bounds.
 * **Adam, AdamW, Lion**: :mod:`.adaptive` -- falsifiable thresholds on NC0_rel and NC3.
+* **Matrix optimizers** (Muon, Shampoo, SOAP): :mod:`.matrix` -- the linear verdict where the
+  derived recurrence is exact (decoupled decay), the O(eta) law over step sizes otherwise.
 * **Divergence**: ``record.diverged_at`` set -> ``"diverged"`` with the step.
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 
 from nctheory.errors import NCTheoryError
-from nctheory.theory.family import ADAPTIVE_KIND, LINEAR_KIND, SIGN_KIND, family
+from nctheory.theory.family import ADAPTIVE_KIND, LINEAR_KIND, MATRIX_KIND, SIGN_KIND, family
 from nctheory.verdict.adaptive import ADAM_MAX_END_FRACTION, ADAMW_MIN_END_FRACTION, ADAPTIVE_MIN_PHYSICAL_TIME, check_adaptive
 from nctheory.verdict.linear import TOLERANCES, check_linear
 from nctheory.verdict.noise import NOISE_SAFETY, noise_floor
@@ -98,6 +100,10 @@ def judge(records, predictions) -> Verdict:
         out = check_sign(records, theories, kind)
     elif fam.kind == ADAPTIVE_KIND:
         out = check_adaptive(records, theories, kind)
+    elif fam.kind == MATRIX_KIND:
+        from nctheory.verdict.matrix import check_matrix
+
+        out = check_matrix(records, predictions, theories, kind)
     else:
         r = records[0]
         return Verdict("inconclusive", r.optimizer, dict(r.hparams), theory=spec.name,

@@ -1,88 +1,229 @@
-r"""The rounding noise floor of a whole-trajectory comparison (:func:`noise_floor`): below
-it a float run cannot tell a correct linear theory from a wrong one. The argument is in
-:mod:`nctheory.verdict.linear`."""
+r"""The rounding floor of a whole-trajectory comparison (:func:`noise_floor`): how far a
+float run of a *true* linear theory can drift from the exact prediction, at a stated
+confidence. Below it the comparison cannot tell a correct theory from a wrong one.
+
+**The run's rounding is a random walk carried by the recurrence.** Write the row-sum state
+of the run as ``x_{t+1} = A_t x_t + e_t + B_t r_t`` (THEORY.md section 3; ``A_t`` the exact
+transition at the hyperparameters of step t): ``e_t`` collects the rounding of the state
+tensors written at step t, ``r_t = 1^T G_t`` is the row sum of the *computed* gradient --
+zero by Lemma 1 in exact arithmetic, rounding noise in floats -- and ``B_t = dx_{t+1}/dg`` is
+how a gradient row sum enters the state (derived from the chain, like ``A_t``). Round to
+nearest makes each written entry ``fl(y) = y + delta`` with ``|delta| <= ulp(y)/2`` and, for
+an update that moves the entry by more than an ulp, ``delta`` nearly uniform on
+``[-ulp/2, ulp/2]``: mean 0, variance ``ulp^2/12 <= u^2 y^2 / 3`` (``u`` the unit roundoff,
+``ulp(y) <= 2 u |y|``). Summed over the K entries of a column and the d columns, one write of
+a K x d tensor X adds to the row sums an error of mean 0 and expected squared norm at most
+``(u^2/3) ||X||_F^2``. Per step:
+
+* the weights: one write of ``W_{t+1}`` and the rounding of the update and of the decayed
+  gradient ``d = G + lambda W`` it is made of: ``(u^2/3)(||W_{t+1}||^2 + 2 ||dW_t||^2 + (eta_t ||d_t||)^2)``;
+* each buffer b: two writes (``mu b`` and ``+ (1 - tau) d``) and the rounding of d:
+  ``(u^2/3)(2 ||b_{t+1}||^2 + ||d_t||^2)``;
+* the gradient's row sum ``r_t``, measured by the tracker (``||1^T G_t||``; bfloat16 autocast
+  leaves ~1e-3 of ``sqrt(K) ||G||``, float32 ~1e-7): injected along ``B_t`` with variance
+  ``||r_t||^2``, but never more than :data:`GRADIENT_ROUNDING` ``u_c sqrt(K) ||G_t||_F`` with
+  ``u_c`` the unit roundoff of the precision the logits were computed in -- a larger row sum
+  is not rounding: Lemma 1's hypothesis fails (an MSE loss) and must show as a mismatch.
+
+Errors of different steps are independent (different values, different minibatches), so the
+state error has covariance ``C_{t+1} = A_t C_t A_t^T + D_t`` with ``D_t`` the injections above
+-- exact propagation of every component through the (non-normal) recurrence, no norm bound --
+and ``sigma_t^2 = C_t[0, 0]`` bounds ``E ||s-error_t||^2``. A run that recorded no buffer or
+gradient norms (``record.step_norms`` empty: runs of ``nctheory.runs.training``) gets the
+worst case per entry instead, ``(2 eps sqrt(K) ||W_t||_F)^2`` into every component (its
+row sums are summed in the run's dtype too: a measurement term ``(u^2/3)(K - 1) ||W_t||^2``
+is always added).
+
+**Confidence.** For a Gaussian error vector with ``E ||e||^2 = sigma^2``, ``||e||`` is
+Lipschitz with constant ``||Cov||^(1/2) <= sigma`` and ``E ||e|| <= sigma``, so
+``P(||e|| >= (1 + r) sigma) <= exp(-r^2 / 2)``: with :data:`CONFIDENCE_Z` ``= 1 + r = 8``
+a true theory exceeds ``Z sigma_t`` at a given step with probability below 2.3e-11, at any of
+10^6 steps below 2.3e-5. The errors are sums of many independent roundings (the central limit
+theorem makes them Gaussian to the degree this needs) and the variances above are upper
+bounds (the mean of ``ulp^2/12`` is 0.18 ``u^2 y^2``, not 0.33). Validation (numerics/
+float32_rounding.py, results in numerics/results/float32_rounding.json): the largest
+``||pred_t - meas_t|| / sigma_t`` over every step of 50 random float32 runs is reported there.
+
+**The prediction's own rounding** is systematic and bounded entrywise:
+``v_{t+1} = |A_t| v_t + n eps_64 |A_t| |x_t|`` (n = state size, ``|x_t|`` the row norms of the
+predicted state). **The run's constants** (lr, decay, momentum, dampening) may be read in the
+run's precision: a relative change ``u h`` of hyperparameter h moves the trajectory, to first
+order, by ``y_t`` with ``y_{t+1} = A_t y_t + (dA_t/dh) u h x_t`` (dA/dh by central
+differences of the exact transition); their norms add. The floor is
+``Z sigma_t + v_t + sum_h ||y^h_t||`` (absolute, per step).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import sympy as sp
 
 from nctheory.verdict.record import machine_eps, weight_norm_per_step
 
+#: Confidence factor on the random part (module docstring: P(exceeded at one step) <= exp(-(Z-1)^2/2)).
+CONFIDENCE_Z = 8.0
+#: A gradient row sum counts as rounding up to this many unit roundoffs of the logits'
+#: precision times sqrt(K) ||G||_F (measured on MLPs, K = 5 and 10, cross-entropy with and
+#: without label smoothing, 200 steps each: at most 3.8 u in float32 and 0.7 u in bfloat16
+#: autocast, median 0.9 u and 0.23 u; MSE, whose row sums are not rounding: 0.009 -- 0.03
+#: median, 0.5 at most -- above the float32 cap by a factor 10^4).
+GRADIENT_ROUNDING = 16.0
+#: Fallback per-step worst case (no buffer / gradient norms recorded), in eps sqrt(K) ||W||_F.
+FALLBACK_TERMS = 2.0
+#: Kept for compatibility: the old name of the confidence factor.
+NOISE_SAFETY = CONFIDENCE_Z
 
-#: Factor covering the rounding of the buffers, the decay term and the computed
-#: gradient's not-exactly-zero row sum, relative to the rounding of W itself.
-ROUNDING_TERMS = 2.0
-
-
-#: Margin on the random-walk part of the rounding noise floor (see :func:`noise_floor`).
-#: Calibration (torch runs of true theories: SGD, heavy ball with dampening, Nesterov,
-#: SGDW, QHM; random lr, decay, momentum; UFM and an MLP with minibatches; 400-600 steps;
-#: 78 runs in float32 and float64): with a margin of 1 the measured error reached at most
-#: 0.19 of the floor; with 2 (used) at most 0.26 of it -- at the first steps, where the cap
-#: (the worst case) applies -- and at most 0.13 of the worst-case bound.
-#: tests/test_verdict.py re-checks a margin of 0.5 on fresh runs. (Without the systematic
-#: term of the prediction a random-walk model alone was exceeded 1.5x in float64.)
-NOISE_SAFETY = 2.0
-
-
-def _power_norms(theory, lrs) -> tuple[np.ndarray, float, int]:
-    """``(||A^n||_2 for n = 0..T-1, ||A||_2, state size)``, A at the median learning rate."""
-    from nctheory.theory.hyperparams import to_rational
-
-    dyn = theory.without("lr").row_sum_dynamics()
-    eta = theory.symbols()["lr"]
-    # exact substitution, then one rounding per entry (no lambdify of huge rationals)
-    A = np.array(dyn.matrix.subs(eta, to_rational(float(np.median(lrs)))).evalf(20).tolist(), dtype=float)
-    out = np.empty(len(lrs))
-    power = np.eye(A.shape[0])
-    for n in range(len(lrs)):
-        out[n] = np.linalg.norm(power, 2)
-        power = A @ power
-    out[~np.isfinite(out)] = np.finfo(float).max
-    return out, float(np.linalg.norm(A, 2)), A.shape[0]
+_EPS64 = float(np.finfo(np.float64).eps)
+_UNIT = {"float64": _EPS64 / 2, "float32": float(np.finfo(np.float32).eps) / 2,
+         "bfloat16": 2.0 ** -8, "float16": 2.0 ** -11}
+_FD = 1e-6  # relative step of the central differences dA/dh
 
 
-def noise_floor(record, theory, lrs=None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Rounding noise floor of ``||pred_t - meas_t||`` at every step 0..T (absolute norms).
+def unit_roundoff(dtype: str) -> float:
+    """``u`` of a dtype name (float64, float32, bfloat16, float16)."""
+    return _UNIT[dtype]
 
-    Two sources, each carried from step j to step t by the recurrence with norm at most
-    ``p_n = ||A^n||_2`` (n = t - 1 - j):
 
-    * **the run's rounding** (random): step j injects at most
-      ``inj_j = ROUNDING_TERMS eps_run sqrt(K) ||W_j||_F`` into the row sums
-      (:mod:`nctheory.verdict.linear`). Round-to-nearest errors are unbiased and nearly independent from step to
-      step, so they add like a random walk: ``random_t = sqrt(sum_j (p_(t-1-j) inj_j)^2)``
-      (measured: the error saturates over thousands of steps of a contracting recurrence
-      instead of growing like t);
-    * **the prediction's rounding** (systematic): ``predict`` multiplies by the same float64
-      matrix every step, so its rounding repeats with the same sign and adds linearly:
-      ``systematic_t = sum_j p_(t-1-j) (n eps_64 ||A||_2 + eps_run) ||s_j||`` (n = state
-      size; the ``eps_run`` term covers the run's rounding of its constant factors). Measured
-      against 50-digit arithmetic: the float64 prediction drifts by 0.26 t eps_64 relative,
-      the bound gives t eps_64.
+def _input_columns(spec):
+    """float64 functions ``(hyperparameters..., STEP) -> B(h; init)``: how a gradient row sum
+    enters the state, for init = False, True (derived from the chain like ``A``)."""
+    from nctheory.theory.symbolic.rowsum import (GRADIENT_ROW_SUM, STEP, buffer_symbols, symbolic_step)
 
-    Returns ``(bound, floor, info)``: ``bound`` adds the worst case (aligned) of the first
-    source to the second; ``floor = NOISE_SAFETY random + systematic`` (capped by
-    ``bound``) is what the verdict uses to decide where the comparison can discriminate.
-    Calibration in :data:`NOISE_SAFETY`.
-    """
-    eps = machine_eps(record)
-    eps64 = float(np.finfo(np.float64).eps)
-    K = record.num_classes
-    lrs = np.asarray(record.learning_rates, float) if lrs is None else lrs
+    symbols = [spec.symbols()[n] for n in spec.hyperparameter_names] + [STEP]
+    out = {}
+    for initialised in (False, True):
+        new_w, new_b = symbolic_step(spec, initialised)
+        outputs = [new_w] + [new_b[symbol] for _, _, symbol in buffer_symbols(spec)]
+        column = sp.Matrix([sp.diff(o, GRADIENT_ROW_SUM) for o in outputs])
+        out[initialised] = sp.lambdify(symbols, column, "numpy")
+    return out
+
+
+def _per_step_hp(theory, T, lrs, schedules):
+    """``{name: array of T values}`` of every hyperparameter at every step."""
+    out = {name: np.full(T, float(value)) for name, value in theory.values.items()}
+    for name, values in (schedules or {}).items():
+        out[name] = np.asarray(values, dtype=np.float64)[:T]
+    out["lr"] = np.asarray(lrs, dtype=np.float64)[:T]
+    return out
+
+
+def _matrices(theory, T, hp, buffers_initialised):
+    from nctheory.theory.symbolic.schedules import transitions
+
+    scheduled = {k: v for k, v in hp.items() if k in theory.hyperparameter_names}
+    return np.array(list(transitions(theory, T, scheduled, buffers_initialised=buffers_initialised, exact=False)))
+
+
+def _columns(theory, T, hp, buffers_initialised):
+    from nctheory.theory.symbolic.rowsum import _cached
+
+    functions = _cached("noise-input-columns", theory, _input_columns)
+    names = theory.hyperparameter_names
+    out, cache = np.empty((T, len(theory.row_sum_dynamics().state))), {}
+    for t in range(T):
+        init = buffers_initialised or t > 0
+        args = tuple(float(hp[n][t]) if n in hp else 0.0 for n in names)
+        key = (init, args)
+        if key not in cache:
+            cache[key] = np.asarray(functions[init](*args, t + 1), dtype=np.float64).ravel()
+        out[t] = cache[key]
+    return out
+
+
+def _injections(record, theory, hp, T, n, u, K):
+    """``(diag variances (T, n), gradient variances (T,), source)`` (module docstring)."""
+    norms = getattr(record, "step_norms", None) or {}
     wnorm, source = weight_norm_per_step(record)
+    if "w_fro" in norms:
+        wnorm = np.asarray(norms["w_fro"], dtype=np.float64)
+    w_next = wnorm[1:T + 1]
+    needed = ("update_fro", "grad_fro", "grad_row_sum")
+    buffer_keys = [f"buffer_fro:{b}" for t in theory.chain for b in t.buffers]
+    if not all(k in norms for k in needed) or not all(k in norms and np.all(np.isfinite(norms[k][:T]))
+                                                      for k in buffer_keys[:n - 1]):
+        worst = (FALLBACK_TERMS * 2 * u * math.sqrt(K) * w_next) ** 2
+        return np.repeat(worst[:, None], n, axis=1), np.zeros(T), \
+            f"worst case per entry (no buffer or gradient norms recorded); ||W||_F {source}"
+    update, grad, grad_rows = (np.asarray(norms[k], dtype=np.float64)[:T] for k in needed)
+    lam = hp.get("weight_decay", np.zeros(T))
+    d = grad + lam * wnorm[:T]
+    diag = np.empty((T, n))
+    diag[:, 0] = (u * u / 3) * (w_next ** 2 + 2 * update ** 2 + (hp["lr"] * d) ** 2)
+    for i, key in enumerate(buffer_keys[:n - 1]):
+        b = np.asarray(norms[key], dtype=np.float64)[:T]
+        diag[:, i + 1] = (u * u / 3) * (2 * b ** 2 + d ** 2)
+    compute = (getattr(record, "config", None) or {}).get("compute_dtype", record.dtype)
+    u_c = max(_UNIT.get(compute, u), u)
+    cap = GRADIENT_ROUNDING * u_c * math.sqrt(K) * grad
+    return diag, np.minimum(grad_rows, cap) ** 2, f"measured per step ({compute} logits)"
+
+
+def _sensitivity(theory, T, hp, x, u, buffers_initialised, A):
+    """``sum_h ||y^h_t[0]||``: the first-order effect of reading each hyperparameter with a
+    relative error u (module docstring); shape (T + 1,)."""
+    from nctheory.theory.symbolic.rowsum import general_transition
+
+    total = np.zeros(T + 1)
+    used = general_transition(theory, True).free_symbols | general_transition(theory, False).free_symbols
+    for name in theory.hyperparameter_names:
+        values = hp.get(name)
+        if values is None or not np.any(values) or theory.symbols()[name] not in used:
+            continue  # a hyperparameter the transitions do not depend on (Newton-Schulz's) moves nothing
+        try:
+            plus = _matrices(theory, T, {**hp, name: values * (1 + _FD)}, buffers_initialised)
+            minus = _matrices(theory, T, {**hp, name: values * (1 - _FD)}, buffers_initialised)
+            scale = u / (2 * _FD)
+        except Exception:  # a value at the end of its range (momentum near 1): one-sided
+            plus, minus, scale = A, _matrices(theory, T, {**hp, name: values * (1 - _FD)}, buffers_initialised), u / _FD
+        dA = (plus - minus) * scale
+        y = np.zeros_like(x[0])
+        for t in range(T):
+            y = A[t] @ y + dA[t] @ x[t]
+            total[t + 1] += float(np.linalg.norm(y[0]))
+    return total
+
+
+def noise_floor(record, theory, lrs=None, schedules=None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(sigma, floor, info)`` at every step 0..T (absolute norms of ``pred_t - meas_t``).
+
+    ``sigma``: the standard deviation of the run's rounding carried by the recurrence;
+    ``floor = CONFIDENCE_Z sigma + systematic`` (module docstring). ``lrs`` and ``schedules``
+    are the learning rates and per-step hyperparameters the theory predicts with (default:
+    the record's). ``info``: the model's inputs and sizes for the report.
+    """
+    from nctheory.theory.predict import predict
+
+    u = machine_eps(record) / 2
+    K = record.num_classes
+    lrs = np.asarray(record.learning_rates, float) if lrs is None else np.asarray(lrs, float)
     T = len(lrs)
-    inj = ROUNDING_TERMS * eps * math.sqrt(K) * wnorm[:T]
-    p, a_norm, n_state = _power_norms(theory, lrs)
-    s_norm = np.linalg.norm(np.asarray(record.row_sums, float), axis=1)
-    sys_inj = (n_state * eps64 * a_norm + eps) * s_norm[:T]
-    systematic = np.concatenate([[0.0], np.convolve(p, sys_inj)[:T]])
-    worst = np.concatenate([[0.0], np.convolve(p, inj)[:T]])
-    random = np.concatenate([[0.0], np.sqrt(np.convolve(p ** 2, inj ** 2)[:T])])
-    bound = worst + systematic
-    floor = np.minimum(NOISE_SAFETY * random + systematic, bound)
-    floor = np.maximum(floor, eps * s_norm)  # the row sum itself is rounded once
-    bound = np.maximum(bound, eps * s_norm)
-    return bound, floor, {"amplification": float(np.max(p)), "weight_norm_source": source}
+    S = np.asarray(record.row_sums, dtype=np.float64)
+    hp = _per_step_hp(theory, T, lrs, schedules if schedules is not None else getattr(record, "schedules", {}))
+    init = theory.initial_buffers is not None
+    A = _matrices(theory, T, hp, init)
+    n = A.shape[1]
+    Bcol = _columns(theory, T, hp, init)
+    diag, grad_var, source = _injections(record, theory, hp, T, n, u, K)
+    scheduled = {k: v for k, v in hp.items() if k in theory.hyperparameter_names and k != "lr"}
+    x = predict(theory, S[0], T, lr_schedule=lrs, buffers0=theory.initial_buffers, return_state=True,
+                schedules=scheduled or None)
+    wnorm, _ = weight_norm_per_step(record)
+    C = np.zeros((n, n))
+    v = np.zeros(n)
+    sigma2, system = np.zeros(T + 1), np.zeros(T + 1)
+    for t in range(T):
+        C = A[t] @ C @ A[t].T + np.diag(diag[t]) + grad_var[t] * np.outer(Bcol[t], Bcol[t])
+        sigma2[t + 1] = C[0, 0]
+        absA = np.abs(A[t])
+        v = absA @ v + n * _EPS64 * absA @ np.linalg.norm(x[t], axis=1)
+        system[t + 1] = v[0]
+    system += _sensitivity(theory, T, hp, x, u, init, A)
+    measurement = (u * u / 3) * (K - 1) * wnorm[:T + 1] ** 2  # the row sums summed in the run's dtype
+    sigma = np.sqrt(sigma2 + measurement)
+    floor = CONFIDENCE_Z * sigma + system
+    floor = np.maximum(floor, K * _EPS64 * np.linalg.norm(S, axis=1))
+    return sigma, floor, {"confidence_z": CONFIDENCE_Z, "injection": source,
+                          "sigma_at_end": float(sigma[-1]), "systematic_at_end": float(system[-1])}

@@ -51,6 +51,8 @@ class Prediction:
             of runs with at least one step).
         loss: the run's loss (bound only); lemma1: Lemma 1's test for it
             (:func:`nctheory.theory.losses.shift_invariance`; None for an unregistered loss).
+        schedules: the run's per-step hyperparameters besides lr that the prediction used
+            (:func:`run_schedules`; bound only).
     """
 
     spec: OptimizerSpec
@@ -68,6 +70,7 @@ class Prediction:
     row_sums: np.ndarray | None = None
     loss: str | None = None
     lemma1: object = None
+    schedules: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -117,11 +120,26 @@ def for_run(prediction: Prediction, record) -> Prediction:
             prediction = predict_theory(at_run_lr)
             spec = at_run_lr
     lrs, note = theory_lrs(record, spec)
+    schedules = run_schedules(record, spec)
     rows = None
     if prediction.is_linear and record.steps_done > 0:
-        rows = spec.predict(np.asarray(record.row_sums, dtype=np.float64)[0], record.steps_done, lr_schedule=lrs)
+        rows = spec.predict(np.asarray(record.row_sums, dtype=np.float64)[0], record.steps_done, lr_schedule=lrs,
+                            schedules=schedules or None)
     return replace(prediction, learning_rates=lrs, lr_note=note, row_sums=rows, loss=record.loss,
-                   lemma1=loss_invariance(record.loss))
+                   lemma1=loss_invariance(record.loss), schedules=schedules)
+
+
+def run_schedules(record, spec) -> dict:
+    """The run's per-step hyperparameters (``record.schedules``: a cycled momentum, a decay
+    schedule) that the theory predicts with: those it declares and whose value it shares with
+    the run (a theory with another constant value -- a negative control -- keeps its own)."""
+    out = {}
+    for name, values in (getattr(record, "schedules", None) or {}).items():
+        run_value = record.hparams.get(name)
+        if name in spec.hyperparameter_names and name in spec.values and run_value is not None \
+                and float(spec.values[name]) == float(run_value):
+            out[name] = np.asarray(values, dtype=np.float64)
+    return out
 
 
 def predict_runs(records, theory=None) -> list[Prediction]:

@@ -109,7 +109,12 @@ def fit_rate(norms: np.ndarray, usable: np.ndarray) -> float | None:
 
 
 def base_lr(record) -> float:
-    return float(record.hparams.get("lr", record.learning_rates[0]))
+    """The run's lr: ``hparams["lr"]``, or -- when that is 0 or absent (a warm-up from 0, a
+    tracker created after a finished schedule) -- the largest learning rate the run used."""
+    lr = record.hparams.get("lr")
+    if lr is None or float(lr) <= 0:
+        return float(np.max(np.asarray(record.learning_rates, dtype=float), initial=0.0))
+    return float(lr)
 
 
 def nc0_rel_series(record):

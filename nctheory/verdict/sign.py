@@ -105,20 +105,25 @@ def _increment_coefficients(theory, lrs):
 def sign_increments(record, theory):
     """``sigma_t = (s_{t+1} - A_t s_t) / B_t``, with the derived coefficients at the theory's
     hyperparameters and learning rates (coupled SignGD: ``s' = s - eta sigma``; decoupled:
-    ``s' = (1 - eta lambda) s - eta sigma``); shape (T, d)."""
+    ``s' = (1 - eta lambda) s - eta sigma``); shape (T, d). A step with ``lr = 0`` moves
+    nothing (``B_t = 0``): its sigma is not observable and is NaN."""
     S = np.asarray(record.row_sums, dtype=np.float64)
     lrs, _ = theory_lrs(record, theory)
     A, B, _ = _increment_coefficients(theory, lrs)
-    return (S[1:] - A[:, None] * S[:-1]) / B[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (S[1:] - A[:, None] * S[:-1]) / B[:, None]
+    out[B == 0] = np.nan
+    return out
 
 
 def integer_check(record, theory) -> tuple[Check, np.ndarray | None]:
     K = record.num_classes
-    sigma = sign_increments(record, theory)
-    if sigma.size == 0:
-        return Check("sign_increments", "inconclusive", "no step to check"), None
-    eps = machine_eps(record)
     lrs, _ = theory_lrs(record, theory)
+    sigma = sign_increments(record, theory)[lrs > 0]  # lr = 0: nothing moved, nothing to read
+    if sigma.size == 0:
+        return Check("sign_increments", "inconclusive", "no step with lr > 0 to check"), None
+    eps = machine_eps(record)
+    lrs = lrs[lrs > 0]
     wnorm, _ = weight_norm_per_step(record)
     S = np.asarray(record.row_sums, dtype=np.float64)
     recon = eps * (math.sqrt(K) * np.max(wnorm) + np.max(np.abs(S))) / np.min(lrs)

@@ -84,8 +84,13 @@ def theory_lrs(record, theory) -> tuple[np.ndarray, str | None]:
     th_lr = float(theory.values["lr"]) if "lr" in theory.values else None
     if th_lr is None or run_lr is None or math.isclose(th_lr, float(run_lr), rel_tol=1e-15):
         return lrs, None
-    return lrs * (th_lr / float(run_lr)), (f"the theory's lr = {th_lr:g} differs from the run's "
-                                          f"{float(run_lr):g}: the recorded schedule was rescaled by their ratio")
+    # the run's reference lr: its own, or -- when it was 0 at the start (a warm-up from 0) --
+    # the largest it used; a run that never moved (all 0) stays as it is
+    reference = float(run_lr) if float(run_lr) > 0 else float(np.max(lrs, initial=0.0))
+    if reference == 0:
+        return lrs, f"the theory's lr = {th_lr:g} differs from the run's, but the run used lr = 0 throughout"
+    return lrs * (th_lr / reference), (f"the theory's lr = {th_lr:g} differs from the run's "
+                                       f"{reference:g}: the recorded schedule was rescaled by their ratio")
 
 
 def hp_text(spec) -> str:

@@ -154,6 +154,10 @@ def _train(runner, record: TrainingRecord, rates, steps, record_every, batch_siz
     rows = runner.empty(steps + 1, runner.dim)
     losses = runner.empty(steps)
     rows[0] = runner.row_sum()
+    # per-step norms for the verdict's rounding model (torch runners; nctheory.verdict.noise)
+    norm_names = runner.step_norm_names() if hasattr(runner, "step_norms") else []
+    norms = runner.empty(steps, len(norm_names)) if norm_names else None
+    w0 = float(np.linalg.norm(to_numpy(runner.W.detach()).astype(np.float64))) if norm_names else None
     metric_steps, metric_rows = [], []
     metric_time = 0.0
     check_every = min(record_every, _MAX_CHECK_EVERY) if record_every else _MAX_CHECK_EVERY
@@ -187,6 +191,8 @@ def _train(runner, record: TrainingRecord, rates, steps, record_every, batch_siz
             for t in range(steps):
                 losses[t] = runner.step(float(rates[t]), next(batches))
                 rows[t + 1] = runner.row_sum()
+                if norms is not None:
+                    norms[t] = runner.step_norms()
                 done = t + 1
                 if progress is not None:
                     progress(done, steps)
@@ -211,6 +217,10 @@ def _train(runner, record: TrainingRecord, rates, steps, record_every, batch_siz
     record.diverged_at = diverged_at
     record.row_sums = to_numpy(rows[:done + 1]).astype(np.float64)
     record.learning_rates = np.asarray(rates[:done], dtype=np.float64)
+    if norms is not None:
+        values = to_numpy(norms[:done]).astype(np.float64)
+        record.step_norms = {name: values[:, i] for i, name in enumerate(norm_names)}
+        record.step_norms["w_fro"] = np.concatenate([[w0], values[:, 0]])
     kept = [i for i, s in enumerate(metric_steps) if s <= done]
     record.metric_steps = np.asarray([metric_steps[i] for i in kept], dtype=np.int64)
     record.metrics = {name: np.asarray([metric_rows[i][name] for i in kept], dtype=np.float64)

@@ -59,6 +59,16 @@ class TrainingRecord:
         read_back: torch backends: the spec :func:`nctheory.from_torch` read off the live
             optimizer before its first step (or the error it gave, as text); None where the
             spec's own step ran (numpy / cupy). Not saved.
+        schedules: hyperparameters other than ``lr`` that changed during the run (a
+            OneCycleLR momentum, a weight-decay schedule): name -> the value used at each of
+            the ``steps_done`` steps. The prediction multiplies ``A(h_t)`` step by step with
+            them (:mod:`nctheory.theory.symbolic.schedules`). Empty: constant, as in ``hparams``.
+        step_norms: per-step magnitudes the rounding model of the verdict reads
+            (:mod:`nctheory.verdict.noise`), where the run recorded them: ``"w_fro"``
+            (``||W_t||_F``, t = 0..T), ``"update_fro"`` (``||W_(t+1) - W_t||_F``),
+            ``"grad_fro"`` (``||G_t||_F``), ``"grad_row_sum"`` (``||1^T G_t||``, Lemma 1's
+            quantity as the float computation left it) and ``"buffer_fro:NAME"`` (each
+            buffer's ``||b_(t+1)||_F``), t = 0..T-1. Empty: not recorded.
     """
 
     optimizer: str
@@ -86,6 +96,8 @@ class TrainingRecord:
     spec: OptimizerSpec | None = field(default=None, repr=False, compare=False)
     trained_model: object = field(default=None, repr=False, compare=False)
     read_back: object = field(default=None, repr=False, compare=False)
+    schedules: dict = field(default_factory=dict, repr=False)
+    step_norms: dict = field(default_factory=dict, repr=False)
 
     @property
     def steps_done(self) -> int:
@@ -104,7 +116,9 @@ class TrainingRecord:
 
 # ---------------------------------------------------------------------- persistence
 _ARRAYS = ("row_sums", "learning_rates", "metric_steps")
-_NOT_IN_JSON = _ARRAYS + ("metrics", "trained_model", "spec", "read_back")
+_NOT_IN_JSON = _ARRAYS + ("metrics", "trained_model", "spec", "read_back", "schedules", "step_norms")
+#: npz key prefixes of the per-step dicts (``schedule__momentum``, ``step_norm__w_fro``)
+_PER_STEP = {"schedules": "schedule__", "step_norms": "step_norm__"}
 _INITIAL_BUFFERS = "spec__initial_buffers"
 
 
@@ -145,6 +159,8 @@ def save_record(record: TrainingRecord, path) -> tuple[Path, Path]:
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(record, name) for name in _ARRAYS}
     arrays.update({f"metric__{k}": v for k, v in record.metrics.items()})
+    for attribute, prefix in _PER_STEP.items():
+        arrays.update({prefix + k: np.asarray(v, dtype=np.float64) for k, v in getattr(record, attribute).items()})
     if record.spec is not None and record.spec.initial_buffers is not None:
         arrays[_INITIAL_BUFFERS] = np.asarray(record.spec.initial_buffers, dtype=np.float64)
     tmp = npz_path.with_name(npz_path.name + ".tmp")
@@ -206,7 +222,9 @@ def load_record(path) -> TrainingRecord:
         data = {name: arrays[name] for name in _ARRAYS}
         metrics = {k: arrays[f"metric__{k}"] for k in names}
         buffers = arrays[_INITIAL_BUFFERS] if _INITIAL_BUFFERS in arrays.files else None
+        per_step = {attribute: {k[len(prefix):]: arrays[k] for k in arrays.files if k.startswith(prefix)}
+                    for attribute, prefix in _PER_STEP.items()}
     known = {f.name for f in fields(TrainingRecord)} - set(_NOT_IN_JSON)
-    record = TrainingRecord(**{k: v for k, v in meta.items() if k in known}, **data, metrics=metrics)
+    record = TrainingRecord(**{k: v for k, v in meta.items() if k in known}, **data, metrics=metrics, **per_step)
     record.spec = _rebuilt_spec(meta, stored, buffers)
     return record

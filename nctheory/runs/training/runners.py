@@ -123,8 +123,38 @@ class TorchRunner:
         value.backward()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        self._before = self.W.detach().to(torch.float64, copy=True)
         self.optimizer.step()
         return value.detach()
+
+    def step_norm_names(self) -> list[str]:
+        """The names of :meth:`step_norms` (``TrainingRecord.step_norms``; read by the
+        rounding model of :mod:`nctheory.verdict.noise`)."""
+        return ["w_fro", "update_fro", "grad_fro", "grad_row_sum", "drift_ratio"] + [
+            f"buffer_fro:{b}" for t in self.spec.chain for b in t.buffers]
+
+    def step_norms(self):
+        """After a step: ``||W_(t+1)||_F``, ``||W_(t+1) - W_t||_F``, ``||G_t||_F``, ``||1^T G_t||``
+        and each buffer's ``||b_(t+1)||_F`` (NaN if the optimizer keeps no such state), in
+        float64 on the device (no host synchronisation)."""
+        torch = self.torch
+        with torch.no_grad():
+            W = self.W.detach().to(torch.float64)
+            G = self.W.grad.detach().to(torch.float64) if self.W.grad is not None else torch.zeros_like(W)
+            state = self.optimizer.state.get(self.W, {})
+            nan = torch.full((), float("nan"), dtype=torch.float64, device=W.device)
+            delta = W - self._before
+            size = torch.linalg.norm(delta)
+            # the drift ratio ||EMA(dW)|| / EMA(||dW||) of nctheory.pytorch.tracker (beta 0.99)
+            previous = getattr(self, "_drift", None)
+            self._drift = delta * 0.01 if previous is None else previous * 0.99 + delta * 0.01
+            self._drift_size = size * 0.01 if previous is None else self._drift_size * 0.99 + size * 0.01
+            values = [torch.linalg.norm(W), size, torch.linalg.norm(G), torch.linalg.norm(G.sum(0)),
+                      torch.linalg.norm(self._drift) / torch.clamp(self._drift_size, min=1e-300)]
+            values += [torch.linalg.norm(state[b].detach().to(torch.float64))
+                       if isinstance(state.get(b), torch.Tensor) else nan
+                       for t in self.spec.chain for b in t.buffers]
+            return torch.stack(values)
 
     def finite_mask(self, losses, rows):
         torch = self.torch

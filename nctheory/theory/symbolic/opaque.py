@@ -66,15 +66,19 @@ class OpaqueDynamics:
                               self.matrix.subs(values), self.input_matrix.subs(values), self.nonlinear)
 
 
-def _opaque_step(spec):
-    """Run the chain on sympy scalars with every nonlinear output replaced by ``sigma_k``."""
+def _opaque_step(spec, initialised: bool = True):
+    """Run the chain on sympy scalars with every nonlinear output replaced by ``sigma_k``.
+
+    ``initialised``: the buffers of linear transformations hold symbols and step counters
+    ``t - 1`` (a regular step); otherwise the chain starts from its initial state (the
+    first step of a fresh optimizer, torch's ``b_1 = d_0`` included)."""
     hp = spec.hp()
     state = list(spec.init_state(WEIGHT_ROW_SUM, ops.SYMBOLIC))
     updates = GRADIENT_ROW_SUM
     buffer_symbols, new_buffers, sigmas, arguments, nonlinear = [], [], [], [], []
     for index, transform in enumerate(spec.chain):
         sub = dict(state[index])
-        if "step" in sub:
+        if "step" in sub and initialised:
             sub["step"] = STEP - 1
         if transform.nature != LINEAR:
             sigma = sp.Symbol(f"sigma_{len(sigmas) + 1}")
@@ -84,10 +88,10 @@ def _opaque_step(spec):
             updates = sigma
             continue
         for name in transform.buffers:
-            sub[name] = sp.Symbol(f"{transform.letter(name)}_{index}")
+            sub[name] = sp.Symbol(f"{transform.letter(name)}_{index}") if initialised else sub[name]
         updates, new_sub = transform.update(updates, WEIGHT_ROW_SUM, sub, hp, ops.SYMBOLIC)
         for name in transform.buffers:
-            buffer_symbols.append(sub[name])
+            buffer_symbols.append(sp.Symbol(f"{transform.letter(name)}_{index}"))
             new_buffers.append(sp.expand(new_sub[name]))
     return sp.expand(WEIGHT_ROW_SUM + updates), buffer_symbols, new_buffers, sigmas, arguments, nonlinear
 

@@ -10,7 +10,9 @@ The engine never types a matrix by hand: it runs the spec's own step on sympy sc
 ``s, g, u`` (one entry of the row sums), checks linearity, sets ``g = 0`` and reads ``A``
 off as the Jacobian. Where the step is not linear (sign, square root, division by a
 function of the gradient) the row sum of the update is not a function of row sums, and
-:class:`~nctheory.errors.NoLinearRecurrenceError` says so.
+:class:`~nctheory.errors.NoLinearRecurrenceError` says so. Chains with matrix maps
+(Newton-Schulz, Shampoo) are decided by :mod:`.centring`: exact where every matrix map keeps
+zero row sums and only ever sees centred arguments (decoupled Muon), refused otherwise.
 
 The first step may differ: torch creates the momentum buffer as ``b_1 = d_0``. That
 step is derived the same way, from the chain's initial state, giving ``A_first``.
@@ -104,6 +106,10 @@ def _cached(kind: str, spec, compute):
 
 
 def _generic_nonlinearity(spec) -> str | None:
+    from nctheory.theory.symbolic.centring import has_matrix_transform, obstruction
+
+    if has_matrix_transform(spec):  # matrix maps: exact only where they keep zero row sums
+        return obstruction(spec)
     for initialised in (True, False):
         new_w, new_b = symbolic_step(spec, initialised)
         variables = [WEIGHT_ROW_SUM, GRADIENT_ROW_SUM, *new_b.keys()]
@@ -120,6 +126,10 @@ def nonlinearity(spec) -> str | None:
 
 
 def _generic_matrices(spec):
+    from nctheory.theory.symbolic.centring import centred_matrices, has_matrix_transform
+
+    if has_matrix_transform(spec):  # every matrix output's row sum is 0 (symbolic.centring)
+        return centred_matrices(spec)
     state = [WEIGHT_ROW_SUM] + [symbol for _, _, symbol in buffer_symbols(spec)]
     matrices = []
     for initialised in (True, False):

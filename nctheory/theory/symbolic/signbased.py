@@ -130,4 +130,6 @@ def nonlinear_theory(spec) -> tuple:
         return (NEIGHBOURHOOD,) if fam.coupling == COUPLED else box + (PARITY,)
     if fam.kind == ADAPTIVE_KIND:
         return (ADAM_EMPIRICAL,) if fam.coupling == COUPLED else box + (ADAMW_EMPIRICAL,)
-    return ()
+    from nctheory.theory.symbolic.centring import matrix_statements  # matrix chains (section 4b)
+
+    return matrix_statements(fam)
