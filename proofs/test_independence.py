@@ -95,6 +95,17 @@ FORBIDDEN = {
         "nctheory.theorems.lemma1.with_label": "the theorem's relabelling",
         **SYMBOLIC_K_TOOLS,
     },
+    "test_matrix_row_sums.py": {
+        ENGINE: "symbolic.centring derives the matrix recurrence: what the module checks",
+        "nctheory.theorems.matrix_row_sums.j_product": "the theorem's algebra of I and J",
+        "nctheory.theorems.matrix_row_sums.ones_times": "the theorem's 1^T of that algebra",
+        "nctheory.theorems.matrix_row_sums.newton_schulz_word": "the theorem's noncommutative iteration",
+        "nctheory.theorems.matrix_row_sums.orthogonal": "the theorem's rewriting with Q^T Q = I",
+        "nctheory.theorems.matrix_row_sums.exact_newton_schulz": "the theorem's exact iteration",
+        "nctheory.theorems.matrix_row_sums.centred": "the theorem's centred instances",
+        "nctheory.theory.matrix_transforms.newton_schulz": "the transform's iteration (reached only through the "
+                                                          "transform's update, the object under test)",
+    },
     "test_theorem2_stationarity.py": {
         "nctheory.theorems.theorem2.ridge_stationary_point": "the theorem's negative-control solution",
         "nctheory.theorems.lemma1.minibatch_gradient": "the theorem's gradients",
@@ -132,6 +143,15 @@ ALLOWED = {
         "nctheory.theorems.lemma1.GradientRowSums": "theorem class: must refute a wrong loss table",
         "nctheory.theorems.lemma1.EXPECTED_SHIFT_INVARIANCE": "the theorem's typed table, compared with THEORY.md's",
         "nctheory.theory.losses.LOSSES": "the registered loss expressions: objects decided by the procedure here",
+    },
+    "test_matrix_row_sums.py": {
+        **SPECS,
+        "nctheory.errors.NCTheoryError": "the error a refused recurrence raises",
+        "nctheory.theorems.matrix_row_sums.MATRIX_ROW_SUMS": "theorem object: its own proof",
+        "nctheory.theorems.matrix_row_sums.MatrixRowSums": "theorem class: must refute wrong claims",
+        "nctheory.theory.matrix_transforms.newton_schulz_orthogonalisation": "the package's transform: the object "
+                                                                            "under test, run on exact matrices",
+        "nctheory.theory.ops.SYMBOLIC": "the namespace the package's code runs with on sympy objects",
     },
     "test_theorem2_stationarity.py": {
         "nctheory.theorems.theorem2.THEOREM2": "theorem object: its own proof",

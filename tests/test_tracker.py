@@ -100,6 +100,17 @@ def test_one_cycle_momentum_schedule_is_predicted_per_step():
     # negative controls: a constant momentum (the cycle's middle), or the run's start without its
     # schedule, is refuted
     assert tr.verdict(theory="sgd_momentum:momentum=0.9").verdict == "refuted"
+    # the schedule and the per-step norms are saved with the record
+    import tempfile
+
+    from nctheory.runs.training import load_record, save_record
+
+    with tempfile.TemporaryDirectory() as folder:
+        save_record(record, f"{folder}/run")
+        loaded = load_record(f"{folder}/run")
+    np.testing.assert_array_equal(loaded.schedules["momentum"], record.schedules["momentum"])
+    np.testing.assert_array_equal(loaded.step_norms["grad_row_sum"], record.step_norms["grad_row_sum"])
+    assert check_record(loaded).verdict == "verified"
     record.schedules = {}
     assert check_record(record).verdict == "refuted"
 

@@ -218,6 +218,7 @@ class Tracker:
             self._rows.append(W.sum(0))
             self._fro.append(torch.linalg.norm(W))
             self._sup.append(W.abs().max())
+        return W
 
     def _pre_hook(self, optimizer, args, kwargs):
         import torch
@@ -243,9 +244,9 @@ class Tracker:
     def _post_hook(self, optimizer, args, kwargs):
         import torch
 
-        self._snapshot()
+        W = self._snapshot()
         with torch.no_grad():
-            delta = self._matrix() - self._before
+            delta = W - self._before
             size = torch.linalg.norm(delta)
             self._update.append(size)
             # drift ratio ||EMA(dW)|| / EMA(||dW||): ~1 while W moves in one direction, ~0.07 for

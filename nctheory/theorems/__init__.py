@@ -8,7 +8,8 @@ Each module defines one theorem (or one parametrised theorem class and its insta
 * :mod:`.linear_recurrences` -- the exact row-sum dynamics of every linear optimizer,
   checked against THEORY.md's table (one instance per linear spec);
 * :mod:`.optimal_momentum` -- heavy ball's, Nesterov's and QHM's optimal momentum and rate;
-* :mod:`.sign_bounds` -- decoupled sign descent: box bound, parity, the NC0 floor.
+* :mod:`.sign_bounds` -- decoupled sign descent: box bound, parity, the NC0 floor;
+* :mod:`.matrix_row_sums` -- matrix optimizers (Muon, Shampoo, SOAP) keep zero row sums.
 
 ``THEOREMS`` maps each name to its object; ``theorem.prove()`` returns a
 :class:`~nctheory.theorems.base.Proof`, ``theorem.latex()`` its LaTeX.
@@ -20,6 +21,7 @@ from nctheory.theorems.base import Proof, Step, Theorem
 from nctheory.theorems.lemma0 import LEMMA0
 from nctheory.theorems.lemma1 import LEMMA1
 from nctheory.theorems.linear_recurrences import LINEAR_RECURRENCES
+from nctheory.theorems.matrix_row_sums import MATRIX_ROW_SUMS
 from nctheory.theorems.optimal_momentum import OPTIMAL_MOMENTUM
 from nctheory.theorems.sign_bounds import SIGN_BOUNDS
 from nctheory.theorems.theorem2 import THEOREM2
@@ -27,7 +29,7 @@ from nctheory.theorems.theorem2 import THEOREM2
 THEOREMS: dict[str, Theorem] = {
     theorem.name: theorem
     for theorem in (LEMMA0, LEMMA1, THEOREM2, *LINEAR_RECURRENCES.values(), *OPTIMAL_MOMENTUM.values(),
-                    SIGN_BOUNDS)
+                    SIGN_BOUNDS, MATRIX_ROW_SUMS)
 }
 
 

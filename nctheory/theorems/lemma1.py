@@ -31,14 +31,15 @@ al. (2018), Lin et al. (2017), Crammer & Singer (2001).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from nctheory.errors import NCTheoryError
 from nctheory.theory.losses import LOSSES, cross_entropy, logits, shift_invariance, squared_error
 from nctheory.theorems.base import Comparison, NumericalCheck, Theorem, distinct, fact, identity
 from nctheory.theorems.index_sums import sums_identity
-from nctheory.theorems.softmax_sums import (LABEL, chain_rule_steps, cross_entropy_weight_gradient_steps,
-                                            general_k_verdict, minibatch_steps, partition, softmax_probability_steps,
+from nctheory.theorems.softmax_sums import (LABEL, general_k_verdict, gradient_structure_steps, partition,
                                             sum_of_partials)
 
 #: THEORY.md's table: loss name -> whether Lemma 1 applies.
@@ -121,10 +122,7 @@ class GradientRowSums(Theorem):
         self.dim = dim
 
     def steps(self):
-        yield from chain_rule_steps()
-        yield from cross_entropy_weight_gradient_steps()
-        yield from minibatch_steps()
-        yield from softmax_probability_steps()
+        yield from gradient_structure_steps()
         for loss_name, invariant in self.expected.items():
             verdict, steps = general_k_verdict(loss_name)
             yield from steps
@@ -137,18 +135,7 @@ class GradientRowSums(Theorem):
 
     def _instances(self):
         """Finite instances with explicit symbolic matrices: cross-checks of the general-K proof."""
-        grad_w, _, grad_z, features = loss_gradients(cross_entropy, 3, self.dim)
-        yield identity("instance K = 3: chain rule grad_W l = (grad_z l) h^T (cross-entropy)", grad_w,
-                       grad_z * features.T, "simplify")
-        for size in self.sizes:
-            grad_w, grad_b, _, _ = loss_gradients(cross_entropy, size, self.dim)
-            yield identity(f"instance K = {size}: cross-entropy 1^T grad_W l = 0 (symbolic W, b, h)",
-                           sp.ones(1, size) * grad_w, sp.zeros(1, self.dim), "cancel")
-            yield identity(f"instance K = {size}: cross-entropy 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0], 0,
-                           "cancel")
-        batch_grad = minibatch_gradient(cross_entropy, labels=(0, 2, 1), num_classes=3, dim=self.dim)
-        yield identity("instance K = 3: a minibatch (3 samples, labels 0, 2, 1, own features each): 1^T grad_W L = 0",
-                       sp.ones(1, 3) * batch_grad, sp.zeros(1, self.dim), "cancel")
+        yield from _cross_entropy_instances(self.sizes, self.dim)
         for loss_name, invariant in self.expected.items():
             verdict = shift_invariance(loss_name, 3)
             yield fact(f"instance K = 3: the engine decides {loss_name}: invariant = {verdict.invariant}, claimed "
@@ -157,12 +144,7 @@ class GradientRowSums(Theorem):
                 yield fact(f"instance K = 3: {loss_name}'s failure rests on an exact witness point, not on a "
                            f"simplification that did not finish", tuple((verdict.witness or {}).values()),
                            verdict.witness is not None)
-        grad_w, _, _, features = loss_gradients(squared_error, 3, self.dim)
-        z = last_layer(3, self.dim)[3]
-        yield identity("negative control, instance K = 3 (MSE): 1^T grad_W l = 2 (sum_k z_k - 1) h^T",
-                       sp.ones(1, 3) * grad_w, 2 * (sum(z) - 1) * features.T)
-        yield distinct("negative control, instance K = 3 (MSE): that row sum is not identically 0",
-                       sp.ones(1, 3) * grad_w, sp.zeros(1, self.dim))
+        yield from _squared_error_instance(self.dim)
 
     def check(self, seed: int = 0, batch: int = 128, width: int = 32) -> NumericalCheck:
         """Real gradients: a seeded MLP's penultimate features on a batch of digits, every loss
@@ -227,6 +209,34 @@ class GradientRowSums(Theorem):
         setting = (f"digits, {n} samples through a seeded MLP (width {width}, seed {seed}); "
                    f"last layer z = W h + b, K = {K}, float64")
         return NumericalCheck(self.name, setting, tuple(rows))
+
+
+@lru_cache(maxsize=None)
+def _cross_entropy_instances(sizes: tuple, dim: int) -> tuple:
+    """Cross-entropy with explicit symbolic W, b, h (no claim enters: computed once per process)."""
+    grad_w, _, grad_z, features = loss_gradients(cross_entropy, 3, dim)
+    steps = [identity("instance K = 3: chain rule grad_W l = (grad_z l) h^T (cross-entropy)", grad_w,
+                      grad_z * features.T, "simplify")]
+    for size in sizes:
+        grad_w, grad_b, _, _ = loss_gradients(cross_entropy, size, dim)
+        steps.append(identity(f"instance K = {size}: cross-entropy 1^T grad_W l = 0 (symbolic W, b, h)",
+                              sp.ones(1, size) * grad_w, sp.zeros(1, dim), "cancel"))
+        steps.append(identity(f"instance K = {size}: cross-entropy 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0],
+                              0, "cancel"))
+    batch_grad = minibatch_gradient(cross_entropy, labels=(0, 2, 1), num_classes=3, dim=dim)
+    steps.append(identity("instance K = 3: a minibatch (3 samples, labels 0, 2, 1, own features each): "
+                          "1^T grad_W L = 0", sp.ones(1, 3) * batch_grad, sp.zeros(1, dim), "cancel"))
+    return tuple(steps)
+
+
+@lru_cache(maxsize=None)
+def _squared_error_instance(dim: int) -> tuple:
+    grad_w, _, _, features = loss_gradients(squared_error, 3, dim)
+    z = last_layer(3, dim)[3]
+    return (identity("negative control, instance K = 3 (MSE): 1^T grad_W l = 2 (sum_k z_k - 1) h^T",
+                     sp.ones(1, 3) * grad_w, 2 * (sum(z) - 1) * features.T),
+            distinct("negative control, instance K = 3 (MSE): that row sum is not identically 0",
+                     sp.ones(1, 3) * grad_w, sp.zeros(1, dim)))
 
 
 def torch_loss(name: str, num_classes: int | None = None, soft_targets=None):

@@ -31,6 +31,7 @@ ICML 2024; Bernstein et al., "signSGD", ICML 2018; Zhao et al., arXiv:2602.16642
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 
 import sympy as sp
@@ -75,6 +76,36 @@ def default_box_bound(t, w0_abs):
 
 def default_box_max(w0_abs):
     return sp.Max(w0_abs, 1 / LAMBDA)
+
+
+@lru_cache(maxsize=None)
+def unrolled_steps() -> tuple:
+    """The unrolled formula: base case, induction, iterates (no claim enters: computed once per process)."""
+    return tuple(_unrolled_steps())
+
+
+def _unrolled_steps():
+    yield identity("unrolled formula, base case: W_0", unrolled(0).doit(), W0)
+    f = lambda t: (1 - A_ETA_LAMBDA) ** (t - 1 - J) * SIGMA[J]  # noqa: E731
+    q_sub = {LAMBDA: (1 - Q) / ETA}
+    peel = sp.Sum(f(T + 1), (J, 0, T - 1)) + sp.Sum(f(T + 1), (J, T, T)) - sp.Sum(f(T + 1), (J, 0, T))
+    yield identity("induction: sum_{j<=t} = sum_{j<t} + (term j = t) (adjacent ranges combine)",
+                   sp.simplify(peel), 0)
+    yield identity("induction: the term j = t of the sum for t + 1 is sigma_t", sp.Sum(f(T + 1), (J, T, T)).doit(),
+                   SIGMA[T])
+    shifted = (1 - A_ETA_LAMBDA) * sp.Sum(f(T), (J, 0, T - 1)) - sp.Sum(f(T + 1), (J, 0, T - 1))
+    yield identity("induction: (1 - a) sum_{j<t} (1-a)^{t-1-j} sigma_j = sum_{j<t} (1-a)^{t-j} sigma_j "
+                   "(with q = 1 - a > 0)", sp.simplify(shifted.subs(q_sub)), 0)
+    engine = unrolled_decoupled_sign(T, W0, SIGMA, J).subs({SYMBOLS["lr"]: ETA, SYMBOLS["weight_decay"]: LAMBDA})
+    yield identity("the engine's unrolled formula (nctheory.theory.symbolic.signbased) is this one",
+                   engine, unrolled(T))
+    w = W0
+    explicit = []
+    for t in range(6):
+        explicit.append(sp.expand(w) - sp.expand(unrolled(t).doit()))
+        w = decoupled_sign_step(w, SIGMA[t])
+    yield identity("the unrolled formula equals the iterated step for t = 0..5 (symbolic signs)",
+                   sp.Matrix(explicit), sp.zeros(6, 1))
 
 
 class SignDescentBounds(Theorem):
@@ -142,27 +173,7 @@ class SignDescentBounds(Theorem):
         yield from self._limit_steps()
 
     def _unrolled_steps(self):
-        yield identity("unrolled formula, base case: W_0", unrolled(0).doit(), W0)
-        f = lambda t: (1 - A_ETA_LAMBDA) ** (t - 1 - J) * SIGMA[J]  # noqa: E731
-        q_sub = {LAMBDA: (1 - Q) / ETA}
-        peel = sp.Sum(f(T + 1), (J, 0, T - 1)) + sp.Sum(f(T + 1), (J, T, T)) - sp.Sum(f(T + 1), (J, 0, T))
-        yield identity("induction: sum_{j<=t} = sum_{j<t} + (term j = t) (adjacent ranges combine)",
-                       sp.simplify(peel), 0)
-        yield identity("induction: the term j = t of the sum for t + 1 is sigma_t", sp.Sum(f(T + 1), (J, T, T)).doit(),
-                       SIGMA[T])
-        shifted = (1 - A_ETA_LAMBDA) * sp.Sum(f(T), (J, 0, T - 1)) - sp.Sum(f(T + 1), (J, 0, T - 1))
-        yield identity("induction: (1 - a) sum_{j<t} (1-a)^{t-1-j} sigma_j = sum_{j<t} (1-a)^{t-j} sigma_j "
-                       "(with q = 1 - a > 0)", sp.simplify(shifted.subs(q_sub)), 0)
-        engine = unrolled_decoupled_sign(T, W0, SIGMA, J).subs({SYMBOLS["lr"]: ETA, SYMBOLS["weight_decay"]: LAMBDA})
-        yield identity("the engine's unrolled formula (nctheory.theory.symbolic.signbased) is this one",
-                       engine, unrolled(T))
-        w = W0
-        explicit = []
-        for t in range(6):
-            explicit.append(sp.expand(w) - sp.expand(unrolled(t).doit()))
-            w = decoupled_sign_step(w, SIGMA[t])
-        yield identity("the unrolled formula equals the iterated step for t = 0..5 (symbolic signs)",
-                       sp.Matrix(explicit), sp.zeros(6, 1))
+        return unrolled_steps()
 
     def _box_steps(self):
         summed = sp.summation(ETA * (1 - A_ETA_LAMBDA) ** (T - 1 - J), (J, 0, T - 1))

@@ -24,6 +24,8 @@ number for every K >= 2.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from nctheory.theorems.base import Step, fact, identity
@@ -142,18 +144,20 @@ def failure_steps(name: str):
                                   value - sp.Rational(1, 4), g / 2, {g: m + n - 1})
 
 
+@lru_cache(maxsize=None)
 def general_k_verdict(name: str) -> tuple:
     """``(verdict, steps)``: True (invariant, proved for every K >= 2), False (an exact witness
-    for every K >= 2) or None (no form for symbolic K: nothing proved)."""
+    for every K >= 2) or None (no form for symbolic K: nothing proved). It does not depend on
+    any claim, so it is computed once per process and shared by the theorem objects."""
     if name == "crammer_singer":
-        steps = list(crammer_singer_steps())
+        steps = tuple(crammer_singer_steps())
         return all(step.holds for step in steps), steps
     if name in ("mse", "sigmoid_ovr"):
-        steps = list(failure_steps(name))
+        steps = tuple(failure_steps(name))
         return (False if all(step.holds for step in steps) else None), steps
     if name not in INDEX_FORMS:
-        return None, [Step(f"{name}: no index-sum form for symbolic K", (), False)]
-    steps = list(invariance_steps(name))
+        return None, (Step(f"{name}: no index-sum form for symbolic K", (), False),)
+    steps = tuple(invariance_steps(name))
     return (True if all(step.holds for step in steps) else None), steps
 
 
@@ -229,7 +233,14 @@ def minibatch_steps():
                         "each sample has 1^T grad_W L = 0", minibatch_column_sum(), 0)
 
 
+@lru_cache(maxsize=None)
+def gradient_structure_steps() -> tuple:
+    """The loss-independent part of Lemma 1 for every K, d, N (no claim enters: computed once)."""
+    return (*chain_rule_steps(), *cross_entropy_weight_gradient_steps(), *minibatch_steps(),
+            *softmax_probability_steps())
+
+
 __all__ = ["BIAS", "C", "D", "FEATURES", "LOGIT_GRADIENT", "WEIGHTS", "chain_rule_steps", "centred",
            "cross_entropy_weight_gradient_steps", "logit", "minibatch_column_sum", "minibatch_steps", "INDEX_FORMS", "K", "LABEL", "N", "Z", "crammer_singer_steps", "failure_steps",
-           "general_k_verdict", "invariance_steps", "max_translation_steps", "softmax", "softmax_probability_steps",
+           "general_k_verdict", "gradient_structure_steps", "invariance_steps", "max_translation_steps", "softmax", "softmax_probability_steps",
            "sum_of_partials"]

@@ -94,9 +94,12 @@ def newton_schulz(G, coefficients, steps: int, eps: float):
     X = G.T if transpose else G
     norm = frobenius(X)
     X = X / (norm if norm > eps else eps)
+    exact = isinstance(X, sp.MatrixBase)
     for _ in range(int(steps)):
         gram = X @ X.T
         X = a * X + (b * gram + c * (gram @ gram)) @ X
+        if exact:  # keep exact iterates expanded: products of unexpanded sums grow exponentially
+            X = X.applyfunc(sp.expand)
     return X.T if transpose else X
 
 

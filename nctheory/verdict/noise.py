@@ -187,6 +187,13 @@ def _sensitivity(theory, T, hp, x, u, buffers_initialised, A):
 
 
 def noise_floor(record, theory, lrs=None, schedules=None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """See :func:`_noise_floor`; a theory whose prediction overflows gets an infinite floor
+    there, silently (the verdict refutes a prediction that is not finite)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _noise_floor(record, theory, lrs, schedules)
+
+
+def _noise_floor(record, theory, lrs=None, schedules=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(sigma, floor, info)`` at every step 0..T (absolute norms of ``pred_t - meas_t``).
 
     ``sigma``: the standard deviation of the run's rounding carried by the recurrence;
