@@ -37,7 +37,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index_sums_by_hand import certified_nonnegative, index_in_range, rename_bound, shift_entries, vanishes
-from losses_by_hand import (LABEL, SHIFT, THEORY_TABLE, THEORY_TABLE_SYMBOLIC_K, K, Z, cancelled, cross_entropy,
+from losses_by_hand import K as K_SYMBOL
+from losses_by_hand import (LABEL, SHIFT, THEORY_TABLE, THEORY_TABLE_SYMBOLIC_K, Z, cancelled, cross_entropy,
                             decide_shift_invariance, last_layer, log_partition, logits, minibatch_gradient,
                             per_sample_gradients, probability, squared_error, witness_value)
 from nctheory.theorems.lemma1 import EXPECTED_SHIFT_INVARIANCE, LEMMA1, GradientRowSums
@@ -107,7 +108,7 @@ def test_negative_control_a_wrong_loss_table_is_refuted():
     assert any("mse" in step.description for step in proof.failing_steps)
 
 
-# -- every K >= 2: index sums of symbolic length ------------------------------------------------------
+# -- every K >= 2: index sums of symbolic length K (the symbol K_SYMBOL) ---------------------------------
 r, t, i, j, s_ = sp.symbols("r t i j s", integer=True)
 d, N = sp.symbols("d N", integer=True, positive=True)
 W, h, b, g, e = (sp.IndexedBase(name, real=True) for name in ("W", "h", "b", "g", "e"))
@@ -115,15 +116,15 @@ W, h, b, g, e = (sp.IndexedBase(name, real=True) for name in ("W", "h", "b", "g"
 
 def every_entry():
     """(r, t) ranging over all entries of a K x d matrix: r = 1 + u, K = 1 + u + v, likewise t."""
-    return {**index_in_range(r, K, "u v"), **index_in_range(t, d, "u2 v2")}
+    return {**index_in_range(r, K_SYMBOL, "u v"), **index_in_range(t, d, "u2 v2")}
 
 
 def gradient_sum(loss):
     """sum_{j=1}^K dl/dz_j: sympy's derivative at j = 1 + u (K = 1 + u + v, so every j in 1..K),
     written back in j and summed over j; the label in 1..K."""
     u, v = sp.symbols("u v", integer=True, nonnegative=True)
-    at_j = sp.diff(loss(Z), Z[j]).subs({j: 1 + u, K: 1 + u + v}).doit().subs({u: j - 1, v: K - j})
-    return sp.Sum(at_j, (j, 1, K)).subs(index_in_range(LABEL, K))
+    at_j = sp.diff(loss(Z), Z[j]).subs({j: 1 + u, K_SYMBOL: 1 + u + v}).doit().subs({u: j - 1, v: K_SYMBOL - j})
+    return sp.Sum(at_j, (j, 1, K_SYMBOL)).subs(index_in_range(LABEL, K_SYMBOL))
 
 
 def test_general_K_step1_linear_layer_and_chain_rule():
@@ -131,18 +132,19 @@ def test_general_K_step1_linear_layer_and_chain_rule():
     z_k = sp.Sum(W[k, i] * h[i], (i, 1, d)) + b[k]
     jacobian = sp.diff(z_k, W[r, t]).subs(every_entry()).doit()
     assert sp.expand(jacobian - (sp.KroneckerDelta(k, r) * h[t]).subs(every_entry())) == 0
-    chained = sp.Sum(g[k] * sp.KroneckerDelta(k, r) * h[t], (k, 1, K)).subs(every_entry()).doit()
+    chained = sp.Sum(g[k] * sp.KroneckerDelta(k, r) * h[t], (k, 1, K_SYMBOL)).subs(every_entry()).doit()
     assert sp.expand(chained - (g[r] * h[t]).subs(every_entry())) == 0  # dl/dW_rt = g_r h_t
-    assert vanishes(sp.Sum(g[r] * h[t], (r, 1, K)) - h[t] * sp.Sum(g[k], (k, 1, K)))  # column t: (sum g) h_t
+    column = sp.Sum(g[r] * h[t], (r, 1, K_SYMBOL))
+    assert vanishes(column - h[t] * sp.Sum(g[k], (k, 1, K_SYMBOL)))  # column t of grad_W l: (sum_k g_k) h_t
 
 
 def test_general_K_step2_cross_entropy_gradient_is_p_minus_onehot_and_sums_to_zero():
     loss = THEORY_TABLE_SYMBOLIC_K["cross_entropy"][0]
     u, v = sp.symbols("u v", integer=True, nonnegative=True)
-    at_j = sp.diff(loss(Z), Z[j]).subs({j: 1 + u, K: 1 + u + v}).doit()
-    assert vanishes(at_j - (probability(j) - sp.KroneckerDelta(j, LABEL)).subs({j: 1 + u, K: 1 + u + v}))
-    assert vanishes(sp.Sum(probability(j), (j, 1, K)) - 1)
-    assert sp.Sum(sp.KroneckerDelta(j, LABEL), (j, 1, K)).subs(index_in_range(LABEL, K)).doit() == 1
+    at_j = sp.diff(loss(Z), Z[j]).subs({j: 1 + u, K_SYMBOL: 1 + u + v}).doit()
+    assert vanishes(at_j - (probability(j) - sp.KroneckerDelta(j, LABEL)).subs({j: 1 + u, K_SYMBOL: 1 + u + v}))
+    assert vanishes(sp.Sum(probability(j), (j, 1, K_SYMBOL)) - 1)
+    assert sp.Sum(sp.KroneckerDelta(j, LABEL), (j, 1, K_SYMBOL)).subs(index_in_range(LABEL, K_SYMBOL)).doit() == 1
     assert vanishes(gradient_sum(loss))
 
 
@@ -152,7 +154,7 @@ def test_general_K_step2_cross_entropy_differentiated_in_W_directly():
     def logit(row):
         return sp.Sum(W[row, i] * h[i], (i, 1, d)) + b[row]
 
-    partition = sp.Sum(sp.exp(logit(k)), (k, 1, K))
+    partition = sp.Sum(sp.exp(logit(k)), (k, 1, K_SYMBOL))
     derivative = sp.diff(sp.log(partition) - logit(LABEL), W[r, t]).subs(every_entry()).doit()
     expected = ((sp.exp(logit(r)) / partition - sp.KroneckerDelta(r, LABEL)) * h[t]).subs(every_entry())
     assert sp.simplify(rename_bound(derivative.doit()) - rename_bound(expected.doit())) == 0
@@ -163,19 +165,19 @@ def test_general_K_step3_the_loss_table_for_every_K(loss_name):
     loss, invariant = THEORY_TABLE_SYMBOLIC_K[loss_name]
     assert invariant is THEORY_TABLE[loss_name][1] is EXPECTED_SHIFT_INVARIANCE[loss_name]
     if invariant:
-        assert vanishes((shift_entries(loss(Z), Z, SHIFT) - loss(Z)).subs(index_in_range(LABEL, K)))
+        assert vanishes((shift_entries(loss(Z), Z, SHIFT) - loss(Z)).subs(index_in_range(LABEL, K_SYMBOL)))
         assert vanishes(gradient_sum(loss))
         return
     along_ones = sp.diff(shift_entries(loss(Z), Z, SHIFT), SHIFT).subs(SHIFT, 0)
     m, n = sp.symbols("m n", integer=True, nonnegative=True)  # K = 1 + m + n, y = 1 + m
     if loss_name == "mse":  # at z = 0: -2 for every K
         at_zero = along_ones.replace(lambda x: isinstance(x, sp.Indexed) and x.base == Z, lambda x: 0)
-        assert at_zero.subs(index_in_range(LABEL, K)).doit() == -2
+        assert at_zero.subs(index_in_range(LABEL, K_SYMBOL)).doit() == -2
         return
     # sigmoid: at z = log(3) e_y (the sums skip y): (K - 1)/2 - 1/4, at least 1/4 for K >= 2
     point = along_ones.replace(lambda x: isinstance(x, sp.Indexed) and x.base == Z,
                                lambda x: sp.log(3) if x.indices[0] == LABEL else 0)
-    value = sp.simplify(point.subs(index_in_range(LABEL, K)).doit())
+    value = sp.simplify(point.subs(index_in_range(LABEL, K_SYMBOL)).doit())
     assert sp.expand(value - (2 * (1 + m + n) - 3) / sp.Integer(4)) == 0
     slack = sp.Symbol("G", nonnegative=True)
     assert certified_nonnegative(value - sp.Rational(1, 4), slack / 2, {slack: m + n - 1})  # m + n = K - 1 >= 1
@@ -200,9 +202,9 @@ def test_general_K_step3_crammer_singer_by_induction_on_the_max():
 def test_general_K_step4_minibatch_of_centred_per_sample_gradients():
     """grad_W L = (1/N) sum_s g_s h_s^T; every vector summing to 0 is e - mean(e) (take e = g)."""
     k = sp.Symbol("k", integer=True)
-    per_sample = e[s_, r] - sp.Sum(e[s_, k], (k, 1, K)) / K
-    column = sp.Sum(per_sample * h[s_, t] / N, (r, 1, K), (s_, 1, N))  # sum_r inside: finite sums commute
-    assert sp.Sum(per_sample * h[s_, t] / N, (s_, 1, N), (r, 1, K)).reorder((0, 1)) == column
+    per_sample = e[s_, r] - sp.Sum(e[s_, k], (k, 1, K_SYMBOL)) / K_SYMBOL
+    column = sp.Sum(per_sample * h[s_, t] / N, (r, 1, K_SYMBOL), (s_, 1, N))  # sum_r inside: finite sums commute
+    assert sp.Sum(per_sample * h[s_, t] / N, (s_, 1, N), (r, 1, K_SYMBOL)).reorder((0, 1)) == column
     assert vanishes(column)
 
 
@@ -210,7 +212,7 @@ def test_negative_control_general_K_tilted_losses_are_refuted_for_every_K():
     tilted = lambda z: log_partition(z) - 2 * z[LABEL]  # noqa: E731
     assert not vanishes(gradient_sum(tilted))
     assert vanishes(gradient_sum(tilted) + 1)  # it is -1 for every K
-    assert not vanishes((shift_entries(tilted(Z), Z, SHIFT) - tilted(Z)).subs(index_in_range(LABEL, K)))
+    assert not vanishes((shift_entries(tilted(Z), Z, SHIFT) - tilted(Z)).subs(index_in_range(LABEL, K_SYMBOL)))
     M, zy = sp.symbols("M z_y", real=True)
     tilted_hinge = lambda m_, z_: sp.Max(0, 1 + m_ - 2 * z_)  # noqa: E731
     point = {M: 0, zy: 0, SHIFT: sp.Rational(1, 2)}

@@ -78,7 +78,7 @@ def test_the_gallery_has_at_least_eight_scripts_each_tested():
 
 
 def test_01_mlp_sgd_steplr_float32():
-    tr = run("01", steps=200)
+    tr = run("01", steps=150)
     v = tr.verdict()
     assert v.verdict == "verified", v.reasons
     assert tr.classifier == "4.weight (10, 64)" and v.details["dtype"] == "float32"
@@ -148,7 +148,7 @@ def test_09_mse_is_refuted_by_lemma_1():
 
 
 def test_10_long_float32_run_is_verified_and_refutes_adamw():
-    tr = run("10", steps=1500)
+    tr = run("10", steps=1000)
     v = tr.verdict()
     assert v.verdict == "verified", v.reasons
     assert v.details["first_unresolvable_step"] is not None  # its tail is rounding noise

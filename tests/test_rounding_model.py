@@ -14,13 +14,13 @@ from _loops import make_problem, one_thread, tracked_run, train
 HB = dict(lr=0.1, momentum=0.9, weight_decay=5e-3)
 
 
-def float32_run(steps=2000, seed=0, **opt):
+def float32_run(steps=1200, seed=0, **opt):
     return tracked_run(lambda p: torch.optim.SGD(p, **{**HB, **opt}), steps=steps, seed=seed, dtype=torch.float32)
 
 
 def test_long_float32_run_that_matches_is_verified():
-    """Before: inconclusive from step ~160 of 2,000 (a linear, pessimistic bound), with advice
-    to rerun with --steps, which a Python user does not have."""
+    """Before: inconclusive from step ~160 (a linear, pessimistic bound), with advice to rerun
+    with --steps, which a Python user does not have."""
     tr = float32_run()
     v = tr.verdict()
     assert v.verdict == "verified", v.reasons

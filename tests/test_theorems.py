@@ -168,6 +168,13 @@ def test_wrong_sign_descent_limit_fails():
     assert any("claimed limit" in d for d in failing)
 
 
+def test_wrong_box_bounds_fail_the_certified_induction():
+    a = ETA * LAMBDA
+    halved = SignDescentBounds(box_bound=lambda t, x: (1 - a) ** t * x + (1 - (1 - a) ** t) / (2 * LAMBDA))
+    assert any("B_{t+1}" in d for d in failing_descriptions(halved))
+    assert any("case" in d for d in failing_descriptions(SignDescentBounds(box_max=lambda x: sp.Max(x, 1 / (2 * LAMBDA)))))
+
+
 def test_an_exception_inside_a_proof_is_a_failing_step_not_a_crash():
     claim = CLAIMS["sgd"]
     broken = replace(claim, update=(s, s), first_update=(s, s))  # a 2-state claim for a 1-state optimizer

@@ -110,9 +110,12 @@ def nonnegative_certificate(description: str, target, certificate, hypotheses: d
     if extra:
         return fact(f"{description} [certificate uses {sorted(map(str, extra))}, not hypotheses]",
                     (target, certificate), False)
-    coefficients = sp.Poly(certificate, *slack).coeffs() if slack else [certificate]
-    signs_ok = all(c.is_Rational and c >= 0 for c in coefficients)
-    matches = sp.expand(certificate.subs(hypotheses, simultaneous=True) - sp.sympify(target)) == 0
+    try:
+        coefficients = sp.Poly(certificate, *slack).coeffs() if slack else [certificate]
+        signs_ok = all(c.is_Rational and c >= 0 for c in coefficients)
+        matches = sp.expand(certificate.subs(hypotheses, simultaneous=True) - sp.sympify(target)) == 0
+    except (sp.PolynomialError, TypeError, ValueError) as error:  # a malformed claim fails, never raises
+        return fact(f"{description} [cannot check: {type(error).__name__}]", (target, certificate), False)
     return fact(description, (target, certificate), signs_ok and matches)
 
 

@@ -76,9 +76,10 @@ class SimplexETFRowSum(Theorem):
     name = "lemma0"
     title = "NC0 is necessary: a simplex ETF has zero row sum"
     statement = ("For every K >= 2 and every dimension d: if the rows of W have equal norms a and pairwise "
-                 "cosines -1/(K-1) (a simplex ETF), then W^T 1_K = 0, so NC0(W) = 0; if W is proportional to the globally centred class "
-                 "means of balanced classes (NC3), W^T 1_K = 0 as well.")
-    statement_latex = (r"$\|w_k\| = a,\ \cos\angle(w_k, w_l) = -\tfrac{1}{K-1}\ (k \ne l)"
+                 "cosines -1/(K-1) (a simplex ETF), then W^T 1_K = 0, so NC0(W) = 0; if W is proportional to "
+                 "the globally centred class means of balanced classes (NC3), W^T 1_K = 0 as well.")
+    statement_latex = (r"For every $K \ge 2$ and every $d$: "
+                       r"$\|w_k\| = a,\ \cos\angle(w_k, w_l) = -\tfrac{1}{K-1}\ (k \ne l)"
                        r"\ \Longrightarrow\ W^\top \mathbf 1_K = 0$.")
     hypotheses = ("K >= 2 classes", "rows of W: equal norms a > 0, pairwise cosines -1/(K-1) (simplex ETF)",
                   "for the NC3 part: balanced classes, W proportional to (M - mu_G 1^T)^T")

@@ -105,7 +105,7 @@ class GradientRowSums(Theorem):
                  "smoothing, soft labels, focal loss, any function of the softmax probabilities and the "
                  "Crammer-Singer hinge qualify for every K >= 2; squared error on logits and one-vs-rest sigmoid "
                  "losses do not, for any K >= 2.")
-    statement_latex = (r"$\ell(z + c\mathbf 1_K) = \ell(z)\ \forall c \ \Longrightarrow\ "
+    statement_latex = (r"For every $K \ge 2$: $\ell(z + c\mathbf 1_K) = \ell(z)\ \forall c \ \Longrightarrow\ "
                        r"\mathbf 1_K^\top \nabla_W \ell = \Big(\sum_k \tfrac{\partial\ell}{\partial z_k}\Big) h^\top = 0,"
                        r"\ \mathbf 1_K^\top \nabla_b \ell = 0$.")
     hypotheses = ("K >= 2 classes, any feature dimension d and batch size N",

@@ -117,8 +117,10 @@ class SignDescentBounds(Theorem):
                  "(1 - (1-a)^t)/lambda <= max(|W_0|, 1/lambda) for every t; for every odd K and every d, if G_t "
                  "has no zero entry and sign(G_t) = S eventually, then s_t -> -S^T 1/lambda and lim NC0 >= "
                  "sqrt(d)/lambda, whatever eta.")
-    statement_latex = (r"$|W_t| \le (1-a)^t|W_0| + \frac{1-(1-a)^t}{\lambda} \le \max(|W_0|, \tfrac1\lambda)$; "
-                       r"$K$ odd $\Rightarrow \lim_t \|W_t^\top\mathbf 1_K\| = \|S^\top \mathbf 1_K\|/\lambda"
+    statement_latex = (r"For $0 < a \le 1$ and every $t$: "
+                       r"$|W_t| \le (1-a)^t|W_0| + \frac{1-(1-a)^t}{\lambda} \le \max(|W_0|, \tfrac1\lambda)$; "
+                       r"every odd $K$, every $d$ $\Rightarrow \lim_t \|W_t^\top\mathbf 1_K\|"
+                       r" = \|S^\top \mathbf 1_K\|/\lambda"
                        r" \ge \sqrt d/\lambda$.")
     hypotheses = ("decoupled weight decay lambda > 0, step eta > 0", "0 < a = eta lambda <= 1 (box bound), "
                   "0 < a < 2 (limit)", "every step direction in [-1, 1] entrywise (sign, Lion)",

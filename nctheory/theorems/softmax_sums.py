@@ -195,7 +195,8 @@ def chain_rule_steps():
                    sp.KroneckerDelta(k, r))
     chained = sp.Sum(LOGIT_GRADIENT[k] * sp.KroneckerDelta(k, r) * FEATURES[t], (k, 1, K))
     yield identity("chain rule, every K, d: dl/dW_rt = sum_k g_k delta_{kr} h_t = g_r h_t (and dl/db_r = g_r)",
-                   chained.subs(weight_index_range()).doit(), (LOGIT_GRADIENT[r] * FEATURES[t]).subs(weight_index_range()))
+                   chained.subs(weight_index_range()).doit(),
+                   (LOGIT_GRADIENT[r] * FEATURES[t]).subs(weight_index_range()))
     yield sums_identity("column sums, every K, d: (1^T grad_W l)_t = sum_r g_r h_t = (sum_k g_k) h_t, "
                         "(1^T grad_b l) = sum_k g_k: both vanish when sum_k dl/dz_k = 0",
                         sp.Sum(LOGIT_GRADIENT[r] * FEATURES[t], (r, 1, K)),
@@ -240,7 +241,7 @@ def gradient_structure_steps() -> tuple:
             *softmax_probability_steps())
 
 
-__all__ = ["BIAS", "C", "D", "FEATURES", "LOGIT_GRADIENT", "WEIGHTS", "chain_rule_steps", "centred",
-           "cross_entropy_weight_gradient_steps", "logit", "minibatch_column_sum", "minibatch_steps", "INDEX_FORMS", "K", "LABEL", "N", "Z", "crammer_singer_steps", "failure_steps",
-           "general_k_verdict", "gradient_structure_steps", "invariance_steps", "max_translation_steps", "softmax", "softmax_probability_steps",
-           "sum_of_partials"]
+__all__ = ["BIAS", "C", "D", "FEATURES", "INDEX_FORMS", "K", "LABEL", "LOGIT_GRADIENT", "N", "WEIGHTS", "Z", "centred",
+           "chain_rule_steps", "crammer_singer_steps", "cross_entropy_weight_gradient_steps", "failure_steps",
+           "general_k_verdict", "gradient_structure_steps", "invariance_steps", "logit", "max_translation_steps",
+           "minibatch_column_sum", "minibatch_steps", "softmax", "softmax_probability_steps", "sum_of_partials"]

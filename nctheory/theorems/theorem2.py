@@ -51,8 +51,10 @@ class StationarityForcesCentring(Theorem):
     name = "theorem2"
     title = "Stationarity under coupled L2 decay forces NC0 = 0"
     statement = ("For every K >= 2 and every d: if W* is a stationary point of L(W) + lambda/2 ||W||_F^2 with "
-                 "lambda > 0 and L a shift-invariant loss, then 1^T(grad L + lambda W*) = lambda W*^T 1 = 0, so NC0(W*) = 0.")
-    statement_latex = (r"$\nabla L(W^\star) + \lambda W^\star = 0,\ \lambda > 0,\ \ell \text{ shift invariant}"
+                 "lambda > 0 and L a shift-invariant loss, then 1^T(grad L + lambda W*) = lambda W*^T 1 = 0, so "
+                 "NC0(W*) = 0.")
+    statement_latex = (r"For every $K \ge 2$ and every $d$: "
+                       r"$\nabla L(W^\star) + \lambda W^\star = 0,\ \lambda > 0,\ \ell \text{ shift invariant}"
                        r"\ \Longrightarrow\ \mathbf 1_K^\top(\nabla L + \lambda W^\star) = \lambda W^{\star\top}"
                        r"\mathbf 1_K = 0$.")
     hypotheses = ("K >= 2 classes, any dimension d and number of samples N",

@@ -41,8 +41,11 @@ a true theory exceeds ``Z sigma_t`` at a given step with probability below 2.3e-
 10^6 steps below 2.3e-5. The errors are sums of many independent roundings (the central limit
 theorem makes them Gaussian to the degree this needs) and the variances above are upper
 bounds (the mean of ``ulp^2/12`` is 0.18 ``u^2 y^2``, not 0.33). Validation (numerics/
-float32_rounding.py, results in numerics/results/float32_rounding.json): the largest
-``||pred_t - meas_t|| / sigma_t`` over every step of 50 random float32 runs is reported there.
+float32_rounding.py, results in numerics/results/float32_rounding.json): over every step of 50
+random float32 runs (SGD, heavy ball with dampening, Nesterov, QHM; constant, step, warm-up
+from 0, cosine to 0 and OneCycle schedules; 300-3,000 steps) the largest
+``||pred_t - meas_t|| / sigma_t`` was 2.2 (median over runs 0.93): the model is realistic,
+and the floor ``8 sigma`` keeps a margin of 3.6; bfloat16 autocast runs gave 1.4.
 
 **The prediction's own rounding** is systematic and bounded entrywise:
 ``v_{t+1} = |A_t| v_t + n eps_64 |A_t| |x_t|`` (n = state size, ``|x_t|`` the row norms of the
