@@ -244,9 +244,9 @@ BUGS = [
         "torch runs in float32 while the record says float64 (dtype name mismatch)",
         "dtypes", False, (TRAINING, VERDICT, CLI), ("sgd_momentum",)),
     Bug("noise_floor_float64_eps", "nctheory/verdict/noise.py",
-        "eps = machine_eps(record)",
-        "eps = float(np.finfo(np.float64).eps)",
-        "the rounding noise floor uses float64's epsilon whatever the run's dtype",
+        "u = machine_eps(record) / 2",
+        "u = _EPS64 / 2",
+        "the rounding noise floor uses float64's unit roundoff whatever the run's dtype",
         "dtypes", False, (VERDICT, CLI, TRAINING), ("sgd_momentum",)),
     # ------------------------------------------------------------------------ tolerances
     Bug("float64_tolerance_from_float32", "nctheory/verdict/linear.py",
@@ -261,9 +261,9 @@ BUGS = [
         "tolerances", False, (VERDICT, CLI), ("signgd_decoupled",)),
     # ----------------------------------------------------------------------- noise floor
     Bug("noise_floor_variance", "nctheory/verdict/noise.py",
-        "random = np.concatenate([[0.0], np.sqrt(np.convolve(p ** 2, inj ** 2)[:T])])",
-        "random = np.concatenate([[0.0], np.convolve(p ** 2, inj ** 2)[:T]])",
-        "the random-walk part of the noise floor is the variance (sqrt forgotten): a floor ~1e-28",
+        "sigma = np.sqrt(sigma2 + measurement)",
+        "sigma = sigma2 + measurement",
+        "the noise floor's sigma is the variance (sqrt forgotten): a random part ~1e-28 instead of ~1e-14",
         "noise floor", False, (VERDICT, CLI), ("sgd_momentum",)),
     # ------------------------------------------------------------------------- schedules
     Bug("predict_lr_off_by_one", "nctheory/theory/predict.py",

@@ -9,8 +9,9 @@ import nctheory
 from nctheory.errors import (HyperparameterError, MissingHyperparameterError, NCTheoryError,
                              UnknownOptimizerError)
 
-EXPECTED_NAMES = ["adagrad", "adam", "adamw", "lion", "nadam", "qhm", "rmsprop", "rmsprop_centered",
-                  "sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "signgd", "signgd_decoupled"]
+EXPECTED_NAMES = ["adagrad", "adam", "adamw", "lion", "muon", "muon_coupled", "nadam", "qhm", "rmsprop",
+                  "rmsprop_centered", "sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "shampoo", "signgd",
+                  "signgd_decoupled", "soap"]
 
 
 def test_names_lists_every_registered_optimizer_in_order():  # discovered modules, alphabetical

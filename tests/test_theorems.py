@@ -18,7 +18,7 @@ from nctheory.theorems.optimal_momentum import OptimalMomentumTheorem
 from nctheory.theorems.sign_bounds import ETA, LAMBDA, SignDescentBounds
 from nctheory.theorems.theorem2 import StationarityForcesCentring
 
-EXPECTED_NAMES = {"lemma0", "lemma1", "theorem2", "sign_bounds",
+EXPECTED_NAMES = {"lemma0", "lemma1", "theorem2", "sign_bounds", "matrix_row_sums", "bfloat16_floor",
                   *(f"linear_recurrence_{n}" for n in ("sgd", "sgd_momentum", "sgd_nesterov", "sgdw_momentum", "qhm")),
                   "optimal_momentum_sgd_momentum", "optimal_momentum_sgd_nesterov", "optimal_momentum_qhm"}
 eta, lam = sp.Symbol("eta", positive=True), sp.Symbol("lambda", nonnegative=True)

@@ -9,7 +9,8 @@ Each module defines one theorem (or one parametrised theorem class and its insta
   checked against THEORY.md's table (one instance per linear spec);
 * :mod:`.optimal_momentum` -- heavy ball's, Nesterov's and QHM's optimal momentum and rate;
 * :mod:`.sign_bounds` -- decoupled sign descent: box bound, parity, the NC0 floor;
-* :mod:`.matrix_row_sums` -- matrix optimizers (Muon, Shampoo, SOAP) keep zero row sums.
+* :mod:`.matrix_row_sums` -- matrix optimizers (Muon, Shampoo, SOAP) keep zero row sums;
+* :mod:`.bfloat16_floor` -- torch's bfloat16 Newton-Schulz: the NC0 floor it leaves.
 
 ``THEOREMS`` maps each name to its object; ``theorem.prove()`` returns a
 :class:`~nctheory.theorems.base.Proof`, ``theorem.latex()`` its LaTeX.
@@ -18,6 +19,7 @@ Each module defines one theorem (or one parametrised theorem class and its insta
 from __future__ import annotations
 
 from nctheory.theorems.base import Proof, Step, Theorem
+from nctheory.theorems.bfloat16_floor import BFLOAT16_FLOOR
 from nctheory.theorems.lemma0 import LEMMA0
 from nctheory.theorems.lemma1 import LEMMA1
 from nctheory.theorems.linear_recurrences import LINEAR_RECURRENCES
@@ -29,7 +31,7 @@ from nctheory.theorems.theorem2 import THEOREM2
 THEOREMS: dict[str, Theorem] = {
     theorem.name: theorem
     for theorem in (LEMMA0, LEMMA1, THEOREM2, *LINEAR_RECURRENCES.values(), *OPTIMAL_MOMENTUM.values(),
-                    SIGN_BOUNDS, MATRIX_ROW_SUMS)
+                    SIGN_BOUNDS, MATRIX_ROW_SUMS, BFLOAT16_FLOOR)
 }
 
 

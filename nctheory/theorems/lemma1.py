@@ -211,22 +211,28 @@ class GradientRowSums(Theorem):
         return NumericalCheck(self.name, setting, tuple(rows))
 
 
-@lru_cache(maxsize=None)
 def _cross_entropy_instances(sizes: tuple, dim: int) -> tuple:
-    """Cross-entropy with explicit symbolic W, b, h (no claim enters: computed once per process)."""
+    """Cross-entropy with explicit symbolic W, b, h (no claim enters: each part computed once per process)."""
+    return (*_chain_rule_and_minibatch_instance(dim), *(step for size in sizes for step in _row_sum_instance(size, dim)))
+
+
+@lru_cache(maxsize=None)
+def _chain_rule_and_minibatch_instance(dim: int) -> tuple:
     grad_w, _, grad_z, features = loss_gradients(cross_entropy, 3, dim)
-    steps = [identity("instance K = 3: chain rule grad_W l = (grad_z l) h^T (cross-entropy)", grad_w,
-                      grad_z * features.T, "simplify")]
-    for size in sizes:
-        grad_w, grad_b, _, _ = loss_gradients(cross_entropy, size, dim)
-        steps.append(identity(f"instance K = {size}: cross-entropy 1^T grad_W l = 0 (symbolic W, b, h)",
-                              sp.ones(1, size) * grad_w, sp.zeros(1, dim), "cancel"))
-        steps.append(identity(f"instance K = {size}: cross-entropy 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0],
-                              0, "cancel"))
     batch_grad = minibatch_gradient(cross_entropy, labels=(0, 2, 1), num_classes=3, dim=dim)
-    steps.append(identity("instance K = 3: a minibatch (3 samples, labels 0, 2, 1, own features each): "
-                          "1^T grad_W L = 0", sp.ones(1, 3) * batch_grad, sp.zeros(1, dim), "cancel"))
-    return tuple(steps)
+    return (identity("instance K = 3: chain rule grad_W l = (grad_z l) h^T (cross-entropy)", grad_w,
+                     grad_z * features.T, "simplify"),
+            identity("instance K = 3: a minibatch (3 samples, labels 0, 2, 1, own features each): 1^T grad_W L = 0",
+                     sp.ones(1, 3) * batch_grad, sp.zeros(1, dim), "cancel"))
+
+
+@lru_cache(maxsize=None)
+def _row_sum_instance(size: int, dim: int) -> tuple:
+    grad_w, grad_b, _, _ = loss_gradients(cross_entropy, size, dim)
+    return (identity(f"instance K = {size}: cross-entropy 1^T grad_W l = 0 (symbolic W, b, h)",
+                     sp.ones(1, size) * grad_w, sp.zeros(1, dim), "cancel"),
+            identity(f"instance K = {size}: cross-entropy 1^T grad_b l = 0", (sp.ones(1, size) * grad_b)[0], 0,
+                     "cancel"))
 
 
 @lru_cache(maxsize=None)
