@@ -6,7 +6,7 @@ an approximate polar factor computed by a quintic Newton-Schulz iteration; Shamp
 Koren & Singer, "Shampoo: preconditioned stochastic tensor optimization", ICML 2018) by
 ``L^(-1/4) G R^(-1/4)`` with ``L = eps I + sum G G^T`` and ``R = eps I + sum G^T G``; SOAP
 (Vyas et al., "SOAP: improving and stabilizing Shampoo using Adam", arXiv:2409.11321, 2024;
-:mod:`nctheory.theory.soap_transform`) runs Adam in Shampoo's eigenbasis.
+:mod:`nctheory.optimizers.soap`) runs Adam in Shampoo's eigenbasis.
 
 Every one of them is *left-orthogonally equivariant*
 (:data:`~nctheory.theory.transforms.LEFT_ORTHOGONAL`): turning every input by an orthogonal
