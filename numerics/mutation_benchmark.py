@@ -338,6 +338,13 @@ NOTES = {
     "dampening_ignored": "sgdw_momentum's check cannot see it by the theory itself: SGDW's buffer only sums "
                          "gradients, whose row sums vanish (Lemma 1), so the row sums never see the buffer",
     "first_step_dampened": "as dampening_ignored: invisible to SGDW's row sums; sgd_momentum's check refutes it",
+    "adamw_decay_coupled": "the run is AdamW (decoupled), judged against the coupled theory the mutated spec "
+                           "derives; at default settings the adaptive verdict declines to judge while the "
+                           "weights still drift ('drift ratio 1.00 > 0.3: not at a fixed point'), so the "
+                           "measured NC0_rel plateau (~0.24, against a predicted <= 0.04) only makes it "
+                           "inconclusive; the tests kill it",
+    "opaque_coupling_from_gradient": "as adamw_decay_coupled: AdamW judged against a coupled theory is "
+                                     "inconclusive at default settings (weights still drifting)",
     "engine_accepts_degree_two": "no registered spec has a polynomial nonlinearity (Adam divides, sign is a "
                                  "function), so the mutant is equivalent on every spec; only a transformation "
                                  "falsely declared linear shows it, and no test had one (tests/test_refusals.py "

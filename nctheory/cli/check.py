@@ -308,6 +308,15 @@ def run_check(args, out=None):
     if read_back is not None and not problems:
         prediction = predict_theory(read_back)  # the prediction users get: from the live optimizer
     verdict = check_records(records, theory=prediction)
+    if args.theory is None and records[0].backend == "torch":
+        from nctheory.pytorch.rule_check import compare_with_reference
+
+        rule = compare_with_reference(spec.with_hparams(lr=float(records[0].hparams["lr"])), seed=args.seed)
+        verdict.details["rule_matches_reference"] = rule.agrees
+        if rule.agrees is False:
+            problems.append(rule.sentence[0].upper() + rule.sentence[1:] + ": the spec is not the optimizer that ran.")
+        elif rule.agrees:
+            verdict.reasons.append(rule.sentence[0].upper() + rule.sentence[1:] + ".")
     if problems:
         verdict.verdict = "refuted"
         verdict.reasons[:0] = problems
