@@ -218,7 +218,11 @@ class Bfloat16Floor(Theorem):
         self.slope = slope
 
     def check(self, seed: int = 0) -> NumericalCheck:
-        return check_floor(self.name, seed)
+        """:func:`check_floor` (seeded runs on the CPU: computed once per seed and process)."""
+        cache = self.__dict__.setdefault("_checks", {})
+        if seed not in cache:
+            cache[seed] = check_floor(self.name, seed)
+        return cache[seed]
 
     def steps(self):
         y, u = sp.symbols("y u", positive=True)

@@ -133,9 +133,13 @@ class MatrixRowSums(Theorem):
         self.flip = flip
 
     def check(self, seed: int = 0):
+        """The float64 runs of :mod:`nctheory.theorems.matrix_check` (seeded: computed once per seed)."""
         from nctheory.theorems.matrix_check import check_matrix_row_sums
 
-        return check_matrix_row_sums(self.name, seed)
+        cache = self.__dict__.setdefault("_checks", {})
+        if seed not in cache:
+            cache[seed] = check_matrix_row_sums(self.name, seed)
+        return cache[seed]
 
     def steps(self):
         yield from self._reflection_steps()
