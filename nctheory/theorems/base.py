@@ -17,6 +17,8 @@ tolerance comes from, including negative controls that must come out refuted.
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -257,6 +259,18 @@ def _cell(value) -> str:
 
 
 # ---------------------------------------------------------------------- the theorem
+def _cached_check(check):
+    @functools.wraps(check)
+    def cached(self, *args, **kwargs):
+        key = repr((args, sorted(kwargs.items())))
+        store = self.__dict__.setdefault("_checks", {})
+        if key not in store:
+            store[key] = check(self, *args, **kwargs)
+        return store[key]
+
+    return cached
+
+
 class Theorem:
     """Base class: statement, hypotheses, reference, status, ``prove()``, ``latex()``.
 
@@ -273,6 +287,13 @@ class Theorem:
     hypotheses: tuple = ()
     reference: str = ""
     status: str = "proved symbolically"
+
+    def __init_subclass__(cls, **kwargs):
+        """Each subclass's ``check`` is cached per object and arguments: a check is seeded and
+        deterministic, so the appendix, ``check --theorem`` and the tests share one run."""
+        super().__init_subclass__(**kwargs)
+        if "check" in cls.__dict__:
+            cls.check = _cached_check(cls.__dict__["check"])
 
     def steps(self) -> Iterator[Step]:
         raise NotImplementedError
