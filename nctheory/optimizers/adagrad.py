@@ -49,7 +49,7 @@ SPEC = OptimizerSpec(
     chain=(tf.add_decayed_weights, ScaleByAdagrad(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, LR_DECAY, hp.WEIGHT_DECAY, hp.EPS),
     reference="Duchi, Hazan & Singer (2011); torch/optim/adagrad.py",
-    examples={"lr": 1e-2, "weight_decay": 5e-2, "eps": 1e-10},
+    examples={"lr": 1e-2, "weight_decay": 5e-2, "eps": 1e-10, "lr_decay": 1e-3},  # the check exercises lr_decay
     defaults={"eps": 1e-10},
     torch=(TorchClass("torch.optim.Adagrad", {"initial_accumulator_value": 0}),),
 )
