@@ -319,10 +319,10 @@ BUGS = [
 
 
 #: Why a bug can stay invisible, shown in the tables only where it did (analysis, not a result).
-NONLINEAR_CHECK_BLIND = ("check measures the reference implementation and judges it against the family's theory "
-                         "(coupled / decoupled NC0 statements), which does not depend on the details of the "
-                         "spec's own nonlinear rule; nothing in check runs the spec's step, so only the "
-                         "spec-vs-reference tests can see this bug")
+NONLINEAR_CHECK_BLIND = ("the family's theory (coupled / decoupled NC0 statements) does not depend on the details "
+                         "of the spec's own nonlinear rule, so only a comparison of the spec's step with the "
+                         "reference can see this bug: the tests, and check's rule comparison (rule_check, "
+                         "since commit 0da9856) at the default hyperparameters")
 NOTES = {
     "sign_via_adam_eps": NONLINEAR_CHECK_BLIND + " (the sign verdict holds the sign output opaque: "
                          "s' = A s + B sigma does not change)",
@@ -331,9 +331,11 @@ NOTES = {
     "lion_betas_swapped": NONLINEAR_CHECK_BLIND + " (Lion's theory does not depend on the betas)",
     "rmsprop_eps_inside_sqrt": NONLINEAR_CHECK_BLIND,
     "rmsprop_momentum_dampened": NONLINEAR_CHECK_BLIND,
-    "adagrad_lr_decay_off_by_one": NONLINEAR_CHECK_BLIND + "; besides, the default lr_decay is 0, where the "
-                                   "bug changes nothing, and check adagrad is inconclusive at default settings "
-                                   "even without a bug",
+    "adagrad_lr_decay_off_by_one": NONLINEAR_CHECK_BLIND + "; the default (and example) lr_decay is 0, where "
+                                   "eta / (1 + t kappa) and eta / (1 + (t - 1) kappa) coincide, so the rule "
+                                   "comparison at defaults cannot see it (the tests draw lr_decay > 0); besides, "
+                                   "check adagrad is inconclusive at default settings even without a bug "
+                                   "(NC0_rel still falling)",
     "nadam_mu_product": NONLINEAR_CHECK_BLIND,
     "dampening_ignored": "sgdw_momentum's check cannot see it by the theory itself: SGDW's buffer only sums "
                          "gradients, whose row sums vanish (Lemma 1), so the row sums never see the buffer",
@@ -343,8 +345,11 @@ NOTES = {
                            "weights still drift ('drift ratio 1.00 > 0.3: not at a fixed point'), so the "
                            "measured NC0_rel plateau (~0.24, against a predicted <= 0.04) only makes it "
                            "inconclusive; the tests kill it",
-    "opaque_coupling_from_gradient": "as adamw_decay_coupled: AdamW judged against a coupled theory is "
-                                     "inconclusive at default settings (weights still drifting)",
+    "opaque_coupling_from_gradient": "not an update-rule bug (the spec's step is unchanged, so check's rule "
+                                     "comparison passes); AdamW judged against the coupled theory the mutated "
+                                     "engine derives is only inconclusive at default settings: the adaptive "
+                                     "verdict declines to judge while the weights still drift ('drift ratio "
+                                     "1.00 > 0.3: not at a fixed point'); the tests kill it",
     "engine_accepts_degree_two": "no registered spec has a polynomial nonlinearity (Adam divides, sign is a "
                                  "function), so the mutant is equivalent on every spec; only a transformation "
                                  "falsely declared linear shows it, and no test had one (tests/test_refusals.py "
