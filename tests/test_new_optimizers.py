@@ -43,8 +43,16 @@ def _train(make, steps, seed=0, perturb=0.0):
     return layer, opt
 
 
+@pytest.fixture
+def float64_default():
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(default)
+
+
 @pytest.mark.parametrize("name", NEW)
-def test_the_spec_runs_exactly_what_torch_runs(name):
+def test_the_spec_runs_exactly_what_torch_runs(name, float64_default):
     """The spec's own step (SpecOptimizer) against the torch class, 100 float64 steps.
 
     Each step agrees to a few ulps (the same operations in another order), but the
@@ -61,15 +69,6 @@ def test_the_spec_runs_exactly_what_torch_runs(name):
     the mathematics, so it runs under the float64 default.
     """
     hparams, cls, kwargs = NEW[name]
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        _compare_with_torch(name, hparams, cls, kwargs)
-    finally:
-        torch.set_default_dtype(default)
-
-
-def _compare_with_torch(name, hparams, cls, kwargs):
     spec = nctheory.optimizer(name, **hparams)
     steps, eps = 100, float(np.finfo(np.float64).eps)
     ours, _ = _train(lambda p: SpecOptimizer(p, spec), steps)
