@@ -105,7 +105,7 @@ def test_run_config_is_frozen_validated_and_normalised():
         config.steps = 3
     assert config.replace(steps=20).steps == 20 and config.steps == 10
     with pytest.raises(NCTheoryError, match="model must be one of 'ufm', 'mlp'"):
-        RunConfig(model="resnet")
+        RunConfig(model="transformer")
     with pytest.raises(NCTheoryError, match="steps must be a positive integer"):
         config.replace(steps=0)
     with pytest.raises(NCTheoryError, match="prefer_torch must be True or False"):

@@ -229,7 +229,7 @@ def test_save_and_load_round_trip(tmp_path):
     ({"steps": 2.5}, "steps"),
     ({"record_every": -1}, "record_every"),
     ({"seed": -3}, "seed"),
-    ({"model": "resnet"}, "model must be one of"),
+    ({"model": "transformer"}, "model must be one of"),
     ({"backend": "jax"}, "backend must be one of"),
     ({"device": "tpu"}, "device must be one of"),
     ({"dtype": "float16"}, "dtype must be one of"),

@@ -43,12 +43,23 @@ class ScaleByAdagrad(tf.Transform):
         return step, {"sum": v, "step": t}
 
 
+DUCHI2011 = r"""@article{duchi2011adaptive,
+  author  = {Duchi, John and Hazan, Elad and Singer, Yoram},
+  title   = {Adaptive Subgradient Methods for Online Learning and Stochastic Optimization},
+  journal = {Journal of Machine Learning Research},
+  volume  = {12},
+  pages   = {2121--2159},
+  year    = {2011}
+}"""
+
+
 SPEC = OptimizerSpec(
     name="adagrad",
     summary="Adagrad, coupled L2 weight decay (torch.optim.Adagrad)",
     chain=(tf.add_decayed_weights, ScaleByAdagrad(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, LR_DECAY, hp.WEIGHT_DECAY, hp.EPS),
     reference="Duchi, Hazan & Singer (2011); torch/optim/adagrad.py",
+    citations=(DUCHI2011,),
     examples={"lr": 1e-2, "weight_decay": 5e-2, "eps": 1e-10, "lr_decay": 1e-3},  # the check exercises lr_decay
     defaults={"eps": 1e-10},
     torch=(TorchClass("torch.optim.Adagrad", {"initial_accumulator_value": 0}),),

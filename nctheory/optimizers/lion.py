@@ -11,12 +11,23 @@ from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import TorchClass
 
+CHEN2023 = r"""@inproceedings{chen2023symbolic,
+  author    = {Chen, Xiangning and Liang, Chen and Huang, Da and Real, Esteban and Wang, Kaiyuan and Pham, Hieu
+               and Dong, Xuanyi and Luong, Thang and Hsieh, Cho-Jui and Lu, Yifeng and Le, Quoc V.},
+  title     = {Symbolic Discovery of Optimization Algorithms},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume    = {36},
+  year      = {2023}
+}"""
+
+
 SPEC = OptimizerSpec(
     name="lion",
     summary="Lion, sign of interpolated momentum, decoupled decay (Chen et al. 2023)",
     chain=(tf.scale_by_lion, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.WEIGHT_DECAY),
     reference="Chen et al. (2023), Program 1",
+    citations=(CHEN2023,),
     examples={"lr": 3e-4, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.5},  # the default check: 10,000 steps
     defaults={"beta1": 0.9, "beta2": 0.99},
     torch=(TorchClass("lion_pytorch.Lion", {"decoupled_weight_decay": False, "use_triton": False},

@@ -28,6 +28,7 @@ from nctheory.theory import matrix_transforms as mt
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import Condition, TorchClass
+from nctheory.optimizers._references import JORDAN2024
 
 MOMENTUM = replace(hp.MOMENTUM, description="momentum mu of Muon's buffer (torch default 0.95)", example=0.95,
                    default=0.95, low_open=False)
@@ -66,6 +67,7 @@ SPEC = OptimizerSpec(
     chain=(mt.muon_momentum, mt.newton_schulz_orthogonalisation, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=HYPERPARAMETERS,
     reference="Jordan et al. (2024); torch/optim/_muon.py",
+    citations=(JORDAN2024,),
     examples={"lr": 0.02, "weight_decay": 0.1},
     defaults={"weight_decay": 0.1},
     constraints=(lr_times_decay_at_most_one,),

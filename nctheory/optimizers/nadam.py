@@ -21,6 +21,7 @@ from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import TorchClass
+from nctheory.optimizers._references import KINGMA2015
 
 MOMENTUM_DECAY = hp.Hyperparameter("momentum_decay", "NAdam's momentum decay psi: mu_t = beta1 (1 - 0.96^(t psi) / 2)",
                                    4e-3, default=4e-3, low=0.0, symbol=sp.Symbol("psi", nonnegative=True))
@@ -56,12 +57,21 @@ class ScaleByNadam(tf.Transform):
         return step, {"exp_avg": m, "exp_avg_sq": v, "mu_product": product, "step": t}
 
 
+DOZAT2016 = r"""@inproceedings{dozat2016incorporating,
+  author    = {Dozat, Timothy},
+  title     = {Incorporating {Nesterov} Momentum into {Adam}},
+  booktitle = {International Conference on Learning Representations (ICLR), Workshop Track},
+  year      = {2016}
+}"""
+
+
 SPEC = OptimizerSpec(
     name="nadam",
     summary="NAdam, coupled L2 weight decay (torch.optim.NAdam)",
     chain=(tf.add_decayed_weights, ScaleByNadam(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY, MOMENTUM_DECAY),
     reference="Dozat (2016); torch/optim/nadam.py",
+    citations=(DOZAT2016, KINGMA2015),
     examples={"lr": 1e-3, "weight_decay": 5e-2},
     torch=(TorchClass("torch.optim.NAdam", {"decoupled_weight_decay": False}),),
 )

@@ -22,6 +22,7 @@ from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import TorchClass
+from nctheory.optimizers._references import TIELEMAN2012
 
 ALPHA = hp.Hyperparameter("alpha", "smoothing constant alpha of RMSprop's squared-gradient average", 0.99,
                           default=0.99, low=0.0, high=1.0, high_open=True,
@@ -79,6 +80,7 @@ SPEC = OptimizerSpec(
     chain=(tf.add_decayed_weights, ScaleByRMS(), MomentumFromZero(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, ALPHA, hp.EPS, hp.WEIGHT_DECAY, MOMENTUM),
     reference="Tieleman & Hinton (2012); torch/optim/rmsprop.py",
+    citations=(TIELEMAN2012,),
     examples={"lr": 1e-3, "weight_decay": 5e-2, "momentum": 0.9},
     torch=(TorchClass("torch.optim.RMSprop", {"centered": False}),),
 )

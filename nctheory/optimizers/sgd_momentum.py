@@ -9,6 +9,17 @@ from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import NONZERO, TorchClass
 
+POLYAK1964 = r"""@article{polyak1964some,
+  author  = {Polyak, Boris T.},
+  title   = {Some Methods of Speeding up the Convergence of Iteration Methods},
+  journal = {USSR Computational Mathematics and Mathematical Physics},
+  volume  = {4},
+  number  = {5},
+  pages   = {1--17},
+  year    = {1964}
+}"""
+
+
 SPEC = OptimizerSpec(
     name="sgd_momentum",
     summary="heavy-ball momentum with dampening, coupled decay (torch.optim.SGD)",
@@ -16,5 +27,6 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
     examples={"dampening": 0.3},  # the check's default exercises torch's dampening (and its first-step rule)
     reference="Polyak (1964); torch/optim/sgd.py",
+    citations=(POLYAK1964,),
     torch=(TorchClass("torch.optim.SGD", {"momentum": NONZERO, "nesterov": False}),),
 )

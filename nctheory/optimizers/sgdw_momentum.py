@@ -12,6 +12,7 @@ from nctheory.theory import hyperparams as hp
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import NONZERO, TorchClass
+from nctheory.optimizers._references import LOSHCHILOV2019
 
 SPEC = OptimizerSpec(
     name="sgdw_momentum",
@@ -20,6 +21,7 @@ SPEC = OptimizerSpec(
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),
     examples={"dampening": 0.3},  # the check's default exercises torch's dampening (and its first-step rule)
     reference="Loshchilov & Hutter (2019), Algorithm 1",
+    citations=(LOSHCHILOV2019,),
     torch=(TorchClass("pytorch_optimizer.SGDW", {"momentum": NONZERO, "weight_decouple": True, "nesterov": False},
                       requirement="pytorch-optimizer"),),
 )

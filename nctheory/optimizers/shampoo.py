@@ -42,6 +42,7 @@ from nctheory.theory import ops as ops_module
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import TorchClass
+from nctheory.optimizers._references import GUPTA2018
 
 MOMENTUM = replace(hp.MOMENTUM, description="momentum mu of Shampoo (mixes the previous preconditioned update)",
                    example=0.9, default=0.0, low_open=False)
@@ -90,6 +91,7 @@ SPEC = OptimizerSpec(
     chain=(ScaleByShampoo(), tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, MOMENTUM, hp.WEIGHT_DECAY, MATRIX_EPS),
     reference="Gupta, Koren & Singer (2018); pytorch_optimizer/optimizer/shampoo.py",
+    citations=(GUPTA2018,),
     # momentum 0: with momentum the zero row sums are numerically unstable (module docstring)
     examples={"lr": 1e-2, "weight_decay": 0.1, "momentum": 0.0},
     torch=(TorchClass("pytorch_optimizer.Shampoo", {"weight_decouple": True, "fixed_decay": False},

@@ -43,6 +43,7 @@ from nctheory.theory import ops as ops_module
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
 from nctheory.theory.torch_mapping import TorchClass
+from nctheory.optimizers._references import GUPTA2018, KINGMA2015
 
 BETA1 = replace(hp.BETA1, example=0.95, default=0.95)
 BETA2 = replace(hp.BETA2, description="second-moment and statistics decay beta2 (betas[1])", example=0.95,
@@ -151,12 +152,23 @@ def _statistics_use_beta2(name: str, values: dict) -> None:
 SOAP_WHEN = {"shampoo_beta": None, "merge_dims": False, "precondition_1d": False, "correct_bias": True,
              "normalize_gradient": False}
 
+VYAS2025 = r"""@inproceedings{vyas2025soap,
+  author    = {Vyas, Nikhil and Morwani, Depen and Zhao, Rosie and Kwun, Mujin and Shapira, Itai
+               and Brandfonbrener, David and Janson, Lucas and Kakade, Sham},
+  title     = {{SOAP}: Improving and Stabilizing {Shampoo} using {Adam}},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  note      = {arXiv:2409.11321},
+  year      = {2025}
+}"""
+
+
 SPEC = OptimizerSpec(
     name="soap",
     summary="SOAP (Adam in Shampoo's eigenbasis), decoupled decay after the step (pytorch-optimizer SOAP)",
     chain=(ScaleBySOAP(), tf.scale_by_learning_rate, DecayAfterStep()),
     hyperparameters=(hp.LR, BETA1, BETA2, WEIGHT_DECAY, FREQUENCY, EPS),
     reference="Vyas et al. (2024), arXiv:2409.11321; pytorch_optimizer/optimizer/soap.py",
+    citations=(VYAS2025, GUPTA2018, KINGMA2015),
     # eps = 1e-6 (library: 1e-8): see the module docstring, "Rounding"
     examples={"lr": 3e-3, "weight_decay": 0.1, "eps": 1e-6},
     constraints=(_statistics_use_beta2,),

@@ -1,9 +1,9 @@
-"""Small networks whose last layer is ``z = W h + b``, and access to that layer.
+"""Networks whose last layer is ``z = W h + b``, and access to that layer.
 
-* :class:`MLP`: ``depth`` hidden ReLU layers of ``width`` units, then the linear
-  classifier ``fc`` (the setting of THEORY.md: a 3-layer ReLU MLP).
-* :class:`DigitsCNN`: two 3x3 convolutions and a hidden linear layer for the 8x8 digits
-  (inputs of shape (N, 64) or (N, 1, 8, 8)), then ``fc``.
+* :func:`build_model` / :data:`ARCHITECTURES` and the networks :class:`MLP` (the setting of
+  THEORY.md: a 3-layer ReLU MLP), :class:`SmallCNN` / :class:`DigitsCNN`,
+  :class:`SmallResNet`, torchvision's ResNet-18 and :class:`SmallVGG`: defined in
+  :mod:`nctheory.runs.architectures`, re-exported here.
 * :func:`find_last_linear`: the last ``torch.nn.Linear`` of a module (or a named one).
 * :func:`classifier_from_output`: the parameter that produces the logits, found by
   following the forward pass (the autograd graph of the model's output) -- an
@@ -21,51 +21,8 @@ import torch
 from torch import nn
 
 from nctheory.errors import NCTheoryError
-
-
-class MLP(nn.Module):
-    """``x -> [Linear(width), ReLU] x depth -> fc = Linear(num_classes)``."""
-
-    def __init__(self, in_features: int, num_classes: int, width: int = 64, depth: int = 3,
-                 dtype=None, device=None):
-        super().__init__()
-        for name, value, low in (("in_features", in_features, 1), ("num_classes", num_classes, 2),
-                                 ("width", width, 1), ("depth", depth, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise NCTheoryError(f"{name} must be an integer >= {low}, got {value!r}")
-        layers, previous = [], in_features
-        for _ in range(depth):
-            layers += [nn.Linear(previous, width, dtype=dtype, device=device), nn.ReLU()]
-            previous = width
-        self.features = nn.Sequential(*layers)
-        self.fc = nn.Linear(width, num_classes, dtype=dtype, device=device)
-
-    def forward(self, x):
-        return self.fc(self.features(x.flatten(1)))
-
-
-class DigitsCNN(nn.Module):
-    """conv3x3(16) - ReLU - conv3x3(32) - ReLU - maxpool2 - Linear(width) - ReLU - fc.
-
-    For 8x8 single-channel images; inputs (N, 64) are reshaped to (N, 1, 8, 8).
-    """
-
-    def __init__(self, num_classes: int = 10, width: int = 64, dtype=None, device=None):
-        super().__init__()
-        kw = {"dtype": dtype, "device": device}
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1, **kw), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1, **kw), nn.ReLU(),
-            nn.MaxPool2d(2))
-        self.hidden = nn.Sequential(nn.Linear(32 * 4 * 4, width, **kw), nn.ReLU())
-        self.fc = nn.Linear(width, num_classes, **kw)
-
-    def forward(self, x):
-        if x.ndim == 2:
-            if x.shape[1] != 64:
-                raise NCTheoryError(f"DigitsCNN expects 8x8 images (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
-            x = x.view(-1, 1, 8, 8)
-        return self.fc(self.hidden(self.conv(x).flatten(1)))
+from nctheory.runs.architectures import (ARCHITECTURES, MLP, DigitsCNN, SmallCNN, SmallResNet, SmallVGG,  # noqa: F401
+                                         build_model, count_parameters)
 
 
 def find_last_linear(model: nn.Module, name: str | None = None) -> nn.Linear:
@@ -139,17 +96,6 @@ def penultimate_features(model: nn.Module, X, layer: nn.Module | None = None,
                 raise NCTheoryError("the last layer was not called in the model's forward pass")
             features.append(hook.features.flatten(1))
     return torch.cat(features), torch.cat(outputs)
-
-
-def build_model(name: str, in_features: int, num_classes: int, width: int | None = None,
-                dtype=torch.float64) -> nn.Module:
-    """``"mlp"`` / ``"gaussian_mlp"`` -> :class:`MLP`; ``"cnn"`` -> :class:`DigitsCNN` (CPU)."""
-    width = 64 if width is None else width
-    if name in ("mlp", "gaussian_mlp"):
-        return MLP(in_features, num_classes, width=width, dtype=dtype)
-    if name == "cnn":
-        return DigitsCNN(num_classes, width=width, dtype=dtype)
-    raise NCTheoryError(f"unknown model {name!r}; networks: 'mlp', 'cnn', 'gaussian_mlp'")
 
 
 # ---------------------------------------------------------------------- the classifier of any model

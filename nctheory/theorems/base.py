@@ -272,7 +272,7 @@ def _cached_check(check):
 
 
 class Theorem:
-    """Base class: statement, hypotheses, reference, status, ``prove()``, ``latex()``.
+    """Base class: statement, hypotheses, reference, status, ``prove()``, ``paper_tex()``.
 
     Subclasses set the class attributes (or pass them to ``__init__``) and implement
     :meth:`steps`, a generator of :class:`Step` s. ``status`` says how the statement is
@@ -317,80 +317,36 @@ class Theorem:
         self.__dict__["_proof"] = proof
         return proof
 
-    def latex(self) -> str:
-        """Statement, hypotheses and proof steps as a LaTeX fragment (amsthm environments)."""
-        proof = self.prove()
-        statement = self.statement_latex or latex_text(self.statement)
-        lines = [rf"\begin{{theorem}}[{latex_text(self.title)}]\label{{thm:{self.name}}}",
-                 statement,
-                 r"\end{theorem}"]
+    #: The amsthm environment of :meth:`paper_tex` (lemma, proposition, ... where that is what it is).
+    environment: str = "theorem"
+
+    def paper_tex(self) -> str:
+        """The statement (amsthm environment, hypotheses, all mathematics in math mode) and a
+        proof as a paper writes it, whose displays are the objects of :meth:`prove`.
+
+        Subclasses with a written proof override this; the default states the theorem and
+        refers to its verification log (:meth:`verification_tex`)."""
+        from nctheory.theorems.plain_math import plain_to_tex
+        from nctheory.theorems.prose import environment, proof_or_failure
+
+        statement = self.statement_latex or plain_to_tex(self.statement)
         if self.hypotheses:
-            lines.append(r"\noindent\textbf{Hypotheses.}")
-            lines.append(r"\begin{itemize}")
-            lines += [rf"  \item {latex_text(h)}" for h in self.hypotheses]
-            lines.append(r"\end{itemize}")
-        lines.append(rf"\noindent\textbf{{Status.}} {latex_text(self.status)}. "
-                     rf"\textbf{{Reference.}} {latex_text(self.reference)}.")
-        lines.append(r"\begin{proof}")
-        lines.append(r"\begin{enumerate}")
-        for step in proof.steps:
-            mark = r"$\checkmark$" if step.holds else r"\textbf{(fails)}"
-            lines.append(rf"  \item {latex_text(step.description)} {mark}")
-            math = _objects_latex(step)
-            if math:
-                lines.append(rf"  \[ {math} \]")
-        lines.append(r"\end{enumerate}")
-        lines.append(r"\end{proof}")
-        return "\n".join(lines)
+            statement = "Assume: " + "; ".join(plain_to_tex(h) for h in self.hypotheses) + ". Then " + statement
+        return environment(self.environment, plain_to_tex(self.title), self.name, statement) + "\n" + \
+            proof_or_failure(self, lambda proof: f"Verified exactly in {len(proof.steps)} steps; see the "
+                                                  f"verification log.")
+
+    def verification_tex(self) -> str:
+        """The machine verification: every step of :meth:`prove` and how it was decided
+        (:mod:`nctheory.theorems.verification_log`)."""
+        from nctheory.theorems.verification_log import verification_tex
+
+        return verification_tex(self)
+
+    def latex(self) -> str:
+        """Statement and proof (:meth:`paper_tex`) followed by the verification log
+        (:meth:`verification_tex`): everything about the theorem in one LaTeX fragment."""
+        return self.paper_tex() + "\n\n" + self.verification_tex()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.title}>"
-
-
-# ---------------------------------------------------------------------- LaTeX helpers
-#: A display line holds about this many LaTeX characters (measured: ~1.9 pt of a 345 pt text
-#: line per character of sympy's output). An object wider than that (a scalar's length, a
-#: matrix's columns times its longest entry) is summarised; two sides that fit alone but
-#: not together go on two lines.
-MAX_LINE_LATEX = 180
-_SUMMARY_WIDTH = 90  # the summary is text: wider per character than math markup
-
-
-def _width(obj) -> int:
-    if isinstance(obj, sp.MatrixBase):
-        width = obj.cols * max((len(sp.latex(entry)) for entry in obj), default=0)
-    elif isinstance(obj, sp.Basic):
-        width = len(sp.latex(obj))
-    elif isinstance(obj, (tuple, list)):
-        return sum(_width(o) for o in obj)
-    else:
-        width = len(str(obj))
-    return _SUMMARY_WIDTH if width > MAX_LINE_LATEX else width
-
-
-def _object_latex(obj) -> str:
-    if isinstance(obj, (sp.Basic, sp.MatrixBase)):
-        if _width(obj) == _SUMMARY_WIDTH and len(sp.latex(obj)) > _SUMMARY_WIDTH:
-            shape = f"{obj.rows}x{obj.cols} matrix, " if isinstance(obj, sp.MatrixBase) else ""
-            return r"\text{(" + shape + str(sp.count_ops(obj)) + r" operations, omitted)}"
-        return sp.latex(obj)
-    if isinstance(obj, (tuple, list)):
-        return r"\left(" + ", ".join(_object_latex(o) for o in obj) + r"\right)"
-    if isinstance(obj, (bool, int)):
-        return sp.latex(sp.sympify(obj))
-    return r"\text{" + latex_text(obj) + "}"
-
-
-def _objects_latex(step: Step) -> str:
-    if not step.objects:
-        return ""
-    parts = [_object_latex(o) for o in step.objects]
-    fits = sum(_width(o) for o in step.objects) <= MAX_LINE_LATEX
-    if step.relation and len(step.objects) == 2:
-        relation = step.relation if step.holds else r"\stackrel{?}{" + step.relation + "}"
-        if fits:
-            return f"{parts[0]} {relation} {parts[1]}"
-        return rf"\begin{{gathered}} {parts[0]} \\ {relation} {parts[1]} \end{{gathered}}"
-    if fits:
-        return r",\quad ".join(parts)
-    return r"\begin{gathered} " + r" \\ ".join(parts) + r" \end{gathered}"

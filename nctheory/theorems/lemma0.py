@@ -91,6 +91,14 @@ class SimplexETFRowSum(Theorem):
         self.cosine = cosine
         self.sizes = tuple(sizes)
 
+    environment = "lemma"
+
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_foundations`)."""
+        from nctheory.theorems.prose_foundations import lemma0_tex
+
+        return lemma0_tex(self)
+
     def steps(self):
         k, a = K_SYMBOL, NORM
         squared_norm = k * a ** 2 + k * (k - 1) * a ** 2 * self.cosine(k)

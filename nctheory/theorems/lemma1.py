@@ -121,6 +121,14 @@ class GradientRowSums(Theorem):
         self.sizes = tuple(sizes)
         self.dim = dim
 
+    environment = "lemma"
+
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_foundations`)."""
+        from nctheory.theorems.prose_foundations import lemma1_tex
+
+        return lemma1_tex(self)
+
     def steps(self):
         yield from gradient_structure_steps()
         for loss_name, invariant in self.expected.items():

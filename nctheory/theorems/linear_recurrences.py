@@ -117,6 +117,12 @@ class LinearRecurrenceTheorem(Theorem):
                            *claim.stability.hypotheses)
 
     # Each group of steps is one paragraph of the proof.
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_linear`)."""
+        from nctheory.theorems.prose_linear import linear_recurrence_tex
+
+        return linear_recurrence_tex(self)
+
     def steps(self):
         claim, spec = self.claim, get_spec(self.claim.spec_name)
         dynamics = spec.row_sum_dynamics()

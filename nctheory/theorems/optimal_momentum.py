@@ -123,6 +123,12 @@ class OptimalMomentumTheorem(Theorem):
         """``p(x; mu)`` at tau = 0, in a."""
         return in_terms_of_a(undamped_spec(self.spec_name).charpoly(X))
 
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_linear`)."""
+        from nctheory.theorems.prose_linear import optimal_momentum_tex
+
+        return optimal_momentum_tex(self)
+
     def steps(self):
         engine = engine_optimal_momentum(self.spec_name)
         for case in self.cases:

@@ -70,6 +70,14 @@ class StationarityForcesCentring(Theorem):
         self.num_classes = num_classes
         self.dim = dim
 
+    environment = "theorem"
+
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_foundations`)."""
+        from nctheory.theorems.prose_foundations import theorem2_tex
+
+        return theorem2_tex(self)
+
     def steps(self):
         verdict, lemma1_steps = general_k_verdict(self.loss)
         yield from lemma1_steps

@@ -55,6 +55,10 @@ class OptimizerSpec:
         initial_buffers: row sums of already initialised buffers, shape (n_buffers, d),
             e.g. read by ``from_torch`` from an optimizer that has stepped; None for a
             fresh optimizer (torch's first-step rule applies).
+        citations: the BibTeX entries (full ``@type{key, ...}`` text) of the sources of the
+            update rule, first the one to cite for it; the appendix's bibliography is
+            collected from them (:mod:`nctheory.render.bibliography`), so an optimizer added
+            later brings its own entries.
     """
 
     name: str
@@ -69,6 +73,7 @@ class OptimizerSpec:
     reference_implementation: object = None
     values: dict = field(default_factory=dict)
     initial_buffers: object = None
+    citations: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ hyperparameters
     @property

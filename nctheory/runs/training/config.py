@@ -10,13 +10,16 @@ user's tensors) is checked when the run starts (:func:`nctheory.runs.training.ru
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass, replace
 
 from nctheory.errors import NCTheoryError
 from nctheory.runs.backends import Backend, resolve_backend
 from nctheory.runs.ufm import check_loss
 
-MODELS = ("ufm", "mlp", "cnn", "gaussian_mlp", "user")
+MODELS = ("ufm", "mlp", "cnn", "resnet", "resnet18", "vgg", "gaussian_mlp", "user")
+#: The models trained on a data set (``dataset=``): every model but the UFM and the user's.
+NETWORK_MODELS = ("mlp", "cnn", "resnet", "resnet18", "vgg", "gaussian_mlp")
 UFM_RECORD_EVERY = 200
 NETWORK_RECORD_EVERY_EPOCHS = 20
 #: Default sizes: K, d (UFM feature dimension / Gaussian input dimension), n per class.
@@ -69,13 +72,25 @@ class RunConfig:
 
     Attributes:
         model: one of :data:`MODELS`: "ufm" (free features H, N = K n, and W; decay on
-            both), "mlp" / "cnn" (digits, 3 hidden ReLU layers of ``width`` / a small CNN),
-            "gaussian_mlp" (MLP on :func:`nctheory.runs.data.gaussian_mixture`), "user"
-            (``user_model`` on ``data``).
-        data: for networks, a :class:`nctheory.runs.data.Dataset` or ``(X, y)``; default
-            digits / a Gaussian mixture. Not used by the UFM.
+            both), the networks of :func:`nctheory.runs.architectures.build_model` --
+            "mlp" (3 hidden ReLU layers of ``width``), "cnn" (a small CNN), "resnet" (a
+            CIFAR ResNet-8), "resnet18" (torchvision's) and "vgg" (VGG-style, batch norm) --,
+            "gaussian_mlp" (the MLP on the Gaussian mixture: ``model="mlp",
+            dataset="gaussian"``), "user" (``user_model`` on ``data``).
+        dataset: for the networks, one of :data:`nctheory.runs.data.DATASETS` ("digits",
+            "mnist1d", "gaussian", "mnist", "fashion_mnist", "cifar10"), loaded by
+            :func:`nctheory.runs.data.load_dataset`; None: "gaussian" for "gaussian_mlp",
+            "digits" for the others. The Gaussian mixture is drawn from ``seed``; the
+            other sets (and their subsets) are the same for every run seed (data seed 0).
+        data_root: the local folder holding "mnist", "fashion_mnist" or "cifar10" in
+            torchvision's layout (required for them; nothing is downloaded).
+        data: instead of ``dataset``, a :class:`nctheory.runs.data.Dataset` or ``(X, y)``.
+            Not used by the UFM.
         num_classes, dim, samples_per_class: sizes (UFM defaults K=5, d=16, n=8; Gaussian
-            K=5, dim=20, n=50); width: hidden width of the MLP / CNN (64).
+            K=5, dim=20, n=50). For the other data sets ``samples_per_class`` takes a
+            seeded class-balanced training subset (None: all of it), ``num_classes`` can
+            only be their 10 and ``dim`` does not apply. width: the hidden width of the
+            MLP / CNN (64) or the base channels of the ResNet / VGG (16).
         steps: optimizer steps (> 0); seed: seeds torch and numpy Generators (>= 0).
         backend, device, dtype: see :func:`nctheory.runs.backends.resolve_backend`.
         record_every: metric interval (0: none); metrics also at step 0 and the last step.
@@ -105,6 +120,8 @@ class RunConfig:
 
     model: str = "ufm"
     data: object = None
+    dataset: str | None = None
+    data_root: str | None = None
     num_classes: int | None = None
     dim: int | None = None
     width: int | None = None
@@ -147,6 +164,7 @@ class RunConfig:
             raise NCTheoryError("lr_schedule must be None, a sequence of learning rates or a callable step -> lr")
         _flag(self.bias, "bias")
         _flag(self.prefer_torch, "prefer_torch")
+        normalised["data_root"] = self._check_dataset()
         self.target()  # backend, device and dtype, and whether they can run this model here
         self._check_applies()
         for name, value in normalised.items():
@@ -176,8 +194,55 @@ class RunConfig:
                 raise NCTheoryError(f"user_model must be a torch.nn.Module, got {type(self.user_model).__name__}")
             if self.data is None:
                 raise NCTheoryError("model='user' needs data=(X, y): the inputs and integer labels to train on")
-        if model in ("mlp", "cnn") and self.data is None and self.num_classes not in (None, DIGITS_CLASSES):
-            raise NCTheoryError(f"num_classes: the digits data have {DIGITS_CLASSES} classes, got {self.num_classes!r}")
+        dataset = self.dataset_name()
+        if dataset not in (None, "gaussian"):
+            if self.num_classes not in (None, DIGITS_CLASSES):
+                raise NCTheoryError(f"num_classes: the {dataset} data have {DIGITS_CLASSES} classes, "
+                                    f"got {self.num_classes!r}")
+            if self.dim is not None:
+                raise NCTheoryError(f"dim does not apply to dataset={dataset!r} (its inputs have a fixed shape); "
+                                    f"it sets the input dimension of dataset='gaussian'")
+        if model in NETWORK_MODELS and self.data is not None and self.samples_per_class is not None:
+            raise NCTheoryError("samples_per_class does not apply with data= (it sizes the built-in data sets)")
+
+    def _check_dataset(self):
+        """``dataset`` and ``data_root``: known names, where they apply; returns data_root as a str."""
+        from nctheory.runs.data import DATASETS, IMAGE_SETS
+
+        dataset, root = self.dataset, self.data_root
+        if dataset is not None:
+            if dataset not in DATASETS:
+                raise NCTheoryError(f"dataset must be one of {', '.join(map(repr, DATASETS))} or None, got {dataset!r}")
+            if self.model not in NETWORK_MODELS:
+                raise NCTheoryError(f"dataset does not apply to model={self.model!r}; it is for the networks "
+                                    f"{', '.join(map(repr, NETWORK_MODELS))}")
+            if self.data is not None:
+                raise NCTheoryError("give dataset=NAME or data=(X, y) / a Dataset, not both")
+            if self.model == "gaussian_mlp" and dataset != "gaussian":
+                raise NCTheoryError(f"model='gaussian_mlp' is the MLP on dataset='gaussian', got dataset={dataset!r}; "
+                                    f"use model='mlp' with dataset={dataset!r}")
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise NCTheoryError(f"data_root must be a folder path (str) or None, got {type(root).__name__}")
+        name = self.dataset_name()
+        if name in IMAGE_SETS and root is None:
+            raise NCTheoryError(f"dataset={name!r} needs data_root=<a folder holding {IMAGE_SETS[name][0]}/ in "
+                                f"torchvision's layout>; nothing is downloaded")
+        if root is not None and name not in IMAGE_SETS:
+            where = f"dataset={name!r}" if name is not None else (
+                "data=" if self.data is not None else f"model={self.model!r}")
+            raise NCTheoryError(f"data_root does not apply to {where}; it is the folder of the data sets "
+                                f"{', '.join(map(repr, IMAGE_SETS))}")
+        return None if root is None else os.fspath(root)
+
+    def dataset_name(self) -> str | None:
+        """The built-in data set the run trains on: ``dataset``, else "gaussian" for
+        "gaussian_mlp" and "digits" for the other networks; None for the UFM, the user's
+        model and runs given ``data``."""
+        if self.model not in NETWORK_MODELS or self.data is not None:
+            return None
+        if self.dataset is not None:
+            return self.dataset
+        return "gaussian" if self.model == "gaussian_mlp" else "digits"
 
     def target(self) -> Backend:
         """The resolved backend, device and dtype (``"auto"`` decided on this machine)."""

@@ -11,7 +11,8 @@ non-finite) and ``empty`` (device buffers).
 * :class:`TorchUFMRunner` -- the UFM with torch tensors (the same initial arrays) and a torch
   optimizer from :func:`nctheory.pytorch.spec_optimizer.make_optimizer` (the real
   ``torch.optim`` class where the spec names one, else ``SpecOptimizer``).
-* :class:`TorchNetworkRunner` -- an MLP, a CNN or the user's module, by autograd.
+* :class:`TorchNetworkRunner` -- a network of :func:`nctheory.runs.architectures.build_model` or
+  the user's module, by autograd.
 
 :func:`make_runner` builds the one a spec and a :class:`~nctheory.runs.training.config.RunConfig`
 ask for.
@@ -26,7 +27,7 @@ import numpy as np
 from nctheory.errors import NCTheoryError
 from nctheory.runs.backends import Backend
 from nctheory.runs.collapse_metrics import nc_metrics, to_numpy
-from nctheory.runs.training.config import DEFAULT_WIDTH, RunConfig
+from nctheory.runs.training.config import RunConfig
 from nctheory.runs.ufm import UFM, init_ufm, loss_value
 from nctheory.theory.losses import LOSSES, run_parameters
 
@@ -240,28 +241,44 @@ class TorchNetworkRunner(TorchRunner):
 
 
 # ---------------------------------------------------------------------- building one
-def dataset_arrays(config: RunConfig, dtype: str):
-    """``(X, y, K, description)`` of a network model's data (checked)."""
-    from nctheory.runs.data import Dataset, check_user_tensors, gaussian_mixture, load_digits_data
+def run_dataset(config: RunConfig, dtype: str):
+    """The :class:`~nctheory.runs.data.Dataset` a network run trains on, with its tensors checked.
+
+    ``config.data`` if given (a Dataset, or a pair ``(X, y)`` whose ``input_shape`` is
+    ``X.shape[1:]``), else :func:`~nctheory.runs.data.load_dataset` of
+    :meth:`RunConfig.dataset_name`: the Gaussian mixture from ``config.seed`` and the sizes
+    of :meth:`RunConfig.gaussian_sizes`; the other sets with data seed 0 (the same split
+    and subset for every run seed) and ``samples_per_class`` as the balanced subset size.
+    ``X`` and ``y`` of the result are torch tensors (checked by
+    :func:`~nctheory.runs.data.check_user_tensors`).
+    """
+    from nctheory.runs.data import Dataset, check_user_tensors, load_dataset
 
     data, num_classes = config.data, config.num_classes
     if data is None:
-        if config.model == "gaussian_mlp":
+        name = config.dataset_name()
+        if name == "gaussian":
             sizes = config.gaussian_sizes()
-            d = gaussian_mixture(sizes["num_classes"], sizes["dim"], sizes["samples_per_class"],
-                                 seed=config.seed, dtype=dtype)
+            data = load_dataset("gaussian", seed=config.seed, dtype=dtype, **sizes)
         else:
-            d = load_digits_data(dtype=dtype, seed=0)  # the same fixed split for every run seed
-        return d.X, d.y, d.num_classes, d.name
+            data = load_dataset(name, data_root=config.data_root, dtype=dtype, seed=0,
+                                samples_per_class=config.samples_per_class)
+        num_classes = data.num_classes
     if isinstance(data, Dataset):
-        X, y, name = data.X, data.y, data.name
+        X, y, name, shape = data.X, data.y, data.name, data.input_shape
         num_classes = num_classes or data.num_classes
     elif isinstance(data, (tuple, list)) and len(data) == 2:
-        (X, y), name = data, "user"
+        (X, y), name, shape = data, "user", None
     else:
         raise NCTheoryError("data must be a nctheory.runs.data.Dataset or a pair (X, y)")
     X, y, K = check_user_tensors(X, y, num_classes)
-    return X, y, K, name
+    return Dataset(name, X, y, K, input_shape=shape)
+
+
+def dataset_arrays(config: RunConfig, dtype: str):
+    """``(X, y, K, description)`` of a network model's data (checked); see :func:`run_dataset`."""
+    d = run_dataset(config, dtype)
+    return d.X, d.y, d.num_classes, d.name
 
 
 def make_runner(spec, target: Backend, config: RunConfig):
@@ -275,17 +292,20 @@ def make_runner(spec, target: Backend, config: RunConfig):
         else:
             runner = ArrayUFMRunner(spec, target, sizes, config.seed, loss, eps, config.bias)
         return runner, sizes["num_classes"], {**sizes, "bias": config.bias}
-    from nctheory.runs.models import build_model
+    from nctheory.runs.architectures import ALIASES, DEFAULT_WIDTHS, build_model
 
-    X, y, K, data_name = dataset_arrays(config, target.dtype)
+    data = run_dataset(config, target.dtype)
+    X, y, K = data.X, data.y, data.num_classes
     if config.model == "user":
         net = copy.deepcopy(config.user_model)
     else:
-        in_features = int(np.prod(tuple(X.shape[1:])))
-        if config.model == "cnn" and in_features != 64:
-            raise NCTheoryError(f"model='cnn' is for 8x8 images (64 features), got {in_features} features")
-        net = build_model(config.model, in_features, K, width=config.width, dtype=target.torch_dtype)
+        shape = data.input_shape
+        if isinstance(config.data, (tuple, list)) and len(shape) == 1:
+            shape = shape[0]  # build_model's in_features: 64 features are the 8x8 digits for "cnn"
+        net = build_model(config.model, shape, K, width=config.width, dtype=target.torch_dtype)
     runner = TorchNetworkRunner(spec, target, net, X, y, K, loss, eps, config.last_layer, config.prefer_torch)
-    description = dict(num_classes=K, dim=runner.dim, num_samples=runner.num_samples, data=data_name,
-                       width=None if config.model == "user" else (config.width or DEFAULT_WIDTH))
+    description = dict(num_classes=K, dim=runner.dim, num_samples=runner.num_samples, data=data.name,
+                       dataset=config.dataset_name(), input_shape=list(data.input_shape),
+                       width=None if config.model in ("user", "resnet18") else (
+                           config.width or DEFAULT_WIDTHS[ALIASES.get(config.model, config.model)]))
     return runner, K, description

@@ -1,0 +1,331 @@
+r"""The optimizer part of the appendix: one section per spec, the same layout for a family.
+
+:func:`optimizer_section` renders, from the spec alone (its hyperparameters left symbolic):
+
+* for every spec: a table of facts (source, hyperparameters with their ranges, how the
+  weight decay enters, the theory that applies) and the update rule on one weight entry
+  (:func:`nctheory.render.appendix_math.update_rule`);
+* where the row sums follow an exact linear recurrence (the linear family, and matrix chains
+  whose matrix maps keep zero row sums): the recurrence ``x_{t+1} = A x_t`` of Lemma 1 with the
+  first step's matrix, the characteristic polynomial ``chi(z) = det(z I - A)``, the rate
+  (spectral radius) with the modes a fresh optimizer excites, the stability conditions
+  (``rate < 1``: Jury's form of Schur-Cohn), the acceleration conditions (``rate < 1 - eta
+  lambda``, Schur-Cohn on ``chi((1 - eta lambda) y)``) and the optimal momentum (the proved
+  theorem where there is one, else the engine's discriminant root);
+* otherwise: why no recurrence exists and the statements that hold instead (box and parity
+  bounds, the O(eta) neighbourhood, the empirical NC0 laws), with their hypotheses.
+
+Which rows appear is decided by :func:`nctheory.theory.family.family` (never by a name).
+:func:`notation_section` is the one notation table all sections share.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from nctheory.errors import NCTheoryError
+from nctheory.render.appendix_math import LINE_WIDTH, Z, align_rows, condition_tex, gather, polynomial_terms, \
+    polynomial_tex, state_symbols, update_rule
+from nctheory.theory.family import COUPLED, MATRIX_KIND, SIGN_KIND
+from nctheory.theory.latex import escape_text, tex, tidy, width
+from nctheory.theory.symbolic.rowsum import X
+
+NOTATION = (
+    (r"$W_t \in \R^{K \times d}$", r"last-layer weights at step $t$ (rows: the $K$ classes)"),
+    (r"$G_t$", r"the gradient of the loss with respect to $W_t$"),
+    (r"$\ones = \ones_K$", r"the all-ones vector of $\R^K$"),
+    (r"$\rowsum_t = W_t^\top \ones$", r"the row sum of the weights; $\NCzero(W_t) = \norm{\rowsum_t}$"),
+    (r"$u_t, m_t, v_t$", r"optimizer buffers (momentum, first and second moments), entrywise like $W_t$"),
+    (r"$\rowsum^{u}_t = u_t^\top \ones$", r"the row sum of a buffer $u_t$"),
+    (r"$\lr,\ \wd$", r"learning rate and weight decay; the product $\lr\wd$ sets the rates"),
+    (r"$\mom,\ \damp$", r"heavy-ball momentum and its dampening ($\mom$ always denotes momentum)"),
+    (r"$\beta_1,\ \beta_2,\ \varepsilon$", r"Adam-type moment decays and denominator offset"),
+    (r"$A,\ \tilde A$", r"transition matrix of the row-sum state, and that of the first step"),
+    (r"$\chi(z) = \det(zI - A)$", r"the characteristic polynomial of $A$"),
+    (r"$\rate$", r"the rate: the spectral radius of $A$, so that $\norm{\rowsum_t} \sim C \rate^t$"),
+)
+
+
+def notation_section() -> str:
+    """The notation table shared by the optimizer and evidence sections (a ``table``)."""
+    rows = "\n".join(f"{symbol} & {meaning} \\\\" for symbol, meaning in NOTATION)
+    return ("\\section{Notation}\\label{sec:notation}\n"
+            "All optimizers act entrywise on matrices unless stated; the row-sum recurrences hold for every\n"
+            "loss that is invariant under adding a constant to all logits (Lemma~1: $\\ones^\\top G_t = 0$).\n"
+            "\\begin{table}[h]\n\\centering\n\\caption{Notation.}\\label{tab:notation}\n"
+            "\\begin{tabular}{@{}lp{0.62\\linewidth}@{}}\n\\toprule\nSymbol & Meaning \\\\\n\\midrule\n"
+            f"{rows}\n\\bottomrule\n\\end{{tabular}}\n\\end{{table}}\n")
+
+
+# ---------------------------------------------------------------------------- facts
+def _citation_key(entry: str) -> str | None:
+    match = re.match(r"\s*@\w+\s*\{\s*([^,\s]+)\s*,", entry)
+    return match.group(1) if match else None
+
+
+def _interval(h) -> str:
+    left = "(" if h.low_open or h.low is None else "["
+    right = ")" if h.high_open or h.high is None else "]"
+    low = r"-\infty" if h.low is None else _number(h.low)
+    high = r"\infty" if h.high is None else _number(h.high)
+    return rf"{tex(h.symbol)} \in {left}{low}, {high}{right}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _title(spec) -> str:
+    summary = spec.summary.split(" (")[0]
+    while len(summary) > 48 and ", " in summary:  # a heading on one line: the table gives the rest
+        summary = summary[:summary.rindex(", ")]
+    return escape_text(summary[:1].upper() + summary[1:])
+
+
+def _theory_sentence(fam) -> str:
+    if fam.is_linear:
+        return "exact linear row-sum recurrence (Lemma~1)"
+    coupling = "coupled" if fam.coupling == COUPLED else "decoupled"
+    kinds = {SIGN_KIND: "sign descent", MATRIX_KIND: "matrix map"}
+    return f"{kinds.get(fam.kind, 'elementwise adaptive')}, {coupling} weight decay: no linear recurrence"
+
+
+def _facts(spec, fam) -> str:
+    keys = [k for k in (_citation_key(c) for c in getattr(spec, "citations", ())) if k]
+    source = rf"\citet{{{','.join(keys)}}}" if keys else escape_text(spec.reference.split(";")[0])
+    hyper = ", ".join(f"${_interval(h)}$" for h in spec.hyperparameters)
+    classes = [c.path for c in (*spec.torch, spec.reference_class) if c is not None]
+    public = [p for p in classes if not p.startswith("nctheory.")]
+    implementation = rf"\texttt{{{escape_text(public[0])}}}" if public else ""
+    rows = [("Source", source), ("Hyperparameters", hyper), ("Theory", _theory_sentence(fam)),
+            ("Package name", rf"\texttt{{{escape_text(spec.name)}}}")]
+    if implementation:
+        rows.insert(1, ("Implementation", implementation))
+    body = "\n".join(f"{k} & {v} \\\\" for k, v in rows)
+    return ("\\begin{center}\n\\small\n\\begin{tabular}{@{}lp{0.74\\linewidth}@{}}\n\\toprule\n"
+            f"{body}\n\\bottomrule\n\\end{{tabular}}\n\\end{{center}}\n")
+
+
+# ---------------------------------------------------------------------------- rows
+def _update_rule(spec) -> str:
+    rows, abbreviations = update_rule(spec)
+    out = align_rows([(tex(lhs), "=", rhs, note) for lhs, rhs, note in rows])
+    text = "\\paragraph{Update rule.} On one entry of the weights, in the order the step runs:\n" + out + "\n"
+    if abbreviations:
+        text += "where\n" + align_rows([(tex(s), "=", v, "") for s, v in abbreviations]) + "\n"
+    return text
+
+
+def _matrix_tex(matrix) -> str:
+    rows = [" & ".join(tex(tidy(e)) for e in matrix.row(i)) for i in range(matrix.rows)]
+    return "\\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
+
+
+def _recurrence(spec, dyn) -> str:
+    now, nxt = state_symbols(dyn)
+    vec = lambda entries: "\\begin{pmatrix} " + r" \\ ".join(entries) + r" \end{pmatrix}"  # noqa: E731
+    intro = ("\\paragraph{Row-sum recurrence.} Multiplying the update by $\\ones^\\top$ and using "
+             "$\\ones^\\top G_t = 0$ gives, for every data set,\n")
+    if dyn.matrix.shape == (1, 1):
+        first = dyn.first_matrix[0, 0]
+        text = intro + f"\\[ {nxt[0]} = {tex(tidy(dyn.matrix[0, 0]))}\\, {now[0]}. \\]\n"
+        if first != dyn.matrix[0, 0]:
+            text += f"The first step from a fresh optimizer state is $\\rowsum_1 = {tex(tidy(first))}\\, \\rowsum_0$.\n"
+        return text
+    text = intro + f"\\[ {vec(nxt)} = A {vec(now)}, \\qquad A = {_matrix_tex(dyn.matrix)}. \\]\n"
+    if dyn.first_matrix != dyn.matrix:
+        text += (f"The first step from a fresh optimizer state has the transition\n"
+                 f"\\[ \\tilde A = {_matrix_tex(dyn.first_matrix)}. \\]\n")
+    return text
+
+
+def _charpoly(dyn) -> str:
+    from nctheory.render.appendix_math import _split_terms
+
+    budget = LINE_WIDTH - width(r"\chi(z) = \det(zI - A) = ")
+    lines = _split_terms(polynomial_terms(dyn.charpoly(X), X), budget)
+    lines[-1] += "."
+    body = r"\chi(z) &= \det(zI - A) = " + " \\\\\n  &\\qquad ".join(lines)
+    return "\\paragraph{Characteristic polynomial.}\n\\begin{align*}\n  " + body + "\n\\end{align*}\n"
+
+
+def _roots_sentence(dyn) -> str:
+    poly = sp.Poly(sp.expand(dyn.charpoly(X).subs(X, Z)), Z)
+    factors = [f for f in sp.Mul.make_args(sp.factor(poly.as_expr())) if f.has(Z)]
+    linear = [f.as_base_exp()[0] for f in factors if sp.degree(f.as_base_exp()[0], Z) == 1]
+    if len(linear) == len(factors) and poly.degree() > 1:
+        roots = [tidy(sp.solve(f, Z)[0]) for f in linear]
+        listed = ", ".join(rf"\left|{tex(r)}\right|" for r in roots)
+        return rf"\[ \rate = \max\left\{{{listed}\right\}}. \]" + "\n"
+    if poly.degree() == 1:
+        root = tidy(sp.solve(poly.as_expr(), Z)[0])
+        return rf"\[ \rate = \left|{tex(root)}\right|. \]" + "\n"
+    if poly.degree() == 2 and poly.LC() == 1:
+        _, b, c = poly.all_coeffs()
+        half = tidy(-b / 2)
+        return (r"The roots are $z_\pm = \frac{-b \pm \sqrt{b^2 - 4c}}{2}$ with" + "\n"
+                rf"\[ -\tfrac{{b}}{{2}} = {tex(half)}, \qquad c = {tex(tidy(c))}; \]" + "\n"
+                r"complex roots ($b^2 < 4c$) have modulus $\rate = \sqrt{c}$, real ones "
+                r"$\rate = \left|\tfrac{b}{2}\right| + \sqrt{\tfrac{b^2}{4} - c}$." + "\n")
+    return r"$\rate$ is the largest modulus of the roots of $\chi$." + "\n"
+
+
+def _rate(spec, dyn) -> str:
+    text = ("\\paragraph{Rate.} The row sums decay as $\\norm{\\rowsum_t} \\le C \\rate^t$ with "
+            "$\\rate$ the spectral radius of $A$:\n" + _roots_sentence(dyn))
+    example = spec.with_hparams(**spec.example_values())
+    values = ", ".join(rf"{tex(h.symbol)} = {_number(float(example.values[h.name]))}"
+                       for h in spec.hyperparameters if h.symbol in dyn.matrix.free_symbols)
+    bound = example.row_sum_dynamics()
+    modes = bound.excited_modes()
+    text += f"For example, at ${values}$: $\\rate = {bound.rate():.6g}$"
+    if sp.expand(sp.sympify(modes.unexcited) - 1) != 0:
+        text += (f". A fresh optimizer state never excites the factor ${polynomial_tex(modes.unexcited, X)}$ of "
+                 f"$\\chi$ (the buffer's row sum starts at 0 and stays there), so a run shows the rate "
+                 f"${modes.rate:.6g}$ of the remaining modes")
+    return text + ".\n"
+
+
+def _conditions(inequalities, certify) -> tuple:
+    out = []
+    for inequality in inequalities:
+        result = condition_tex(inequality, certify)
+        if result is False:
+            return None
+        if result is not True:
+            out.append(result)
+    return tuple(dict.fromkeys(out))
+
+
+def _jury(dyn, radius):
+    from nctheory.theorems.algebra import jury_form
+    from nctheory.theory.symbolic.schur_cohn import schur_cohn_inequalities
+
+    poly = dyn.charpoly(X)
+    if sp.Poly(poly, X).degree() <= 2:
+        return jury_form(poly, X, radius)[0]
+    return schur_cohn_inequalities(poly, X, radius=radius)
+
+
+def _conditions_text(conditions, empty: str) -> str:
+    if conditions is None:
+        return empty
+    if not conditions:
+        return "holds for every value of the hyperparameters in their ranges.\n"
+    if len(conditions) == 1:
+        return f"holds if and only if ${conditions[0]}$.\n"
+    return "holds if and only if\n" + gather(conditions) + "\n"
+
+
+def _stability(spec, dyn) -> str:
+    from nctheory.theorems.algebra import certified_positive
+
+    conditions = _conditions(_jury(dyn, 1), certified_positive)
+    return ("\\paragraph{Stability.} By the Schur--Cohn (Jury) criterion, $\\rate < 1$ (the row sums converge "
+            "to $0$) " + _conditions_text(conditions, "never holds.\n"))
+
+
+def _acceleration(spec, dyn) -> str:
+    from nctheory.theorems.algebra import OPEN_UNIT_A, certified_positive, in_terms_of_a
+    from nctheory.theory.hyperparams import SYMBOLS
+
+    def certify(f):
+        try:
+            return certified_positive(in_terms_of_a(f), OPEN_UNIT_A)
+        except ValueError:
+            return certified_positive(f)
+
+    radius = 1 - SYMBOLS["lr"] * SYMBOLS["weight_decay"]
+    conditions = _conditions(_jury(dyn, radius), certify)
+    empty = ("never holds: no choice of the other hyperparameters makes the row sums decay faster than "
+             "under plain gradient descent.\n")
+    return ("\\paragraph{Acceleration.} For $0 < \\lr\\wd < 1$, the rate beats that of plain gradient descent, "
+            "$\\rate < 1 - \\lr\\wd$ (Schur--Cohn applied to $\\chi((1 - \\lr\\wd) y)$), "
+            + _conditions_text(conditions, empty))
+
+
+def _optimal_momentum(spec, dyn, labels) -> str:
+    from nctheory.theorems.algebra import A_, with_a
+    from nctheory.theorems.optimal_momentum import OPTIMAL_MOMENTUM
+
+    theorem = OPTIMAL_MOMENTUM.get(spec.name)
+    damping = " and $\\damp = 0$" if "dampening" in spec.hyperparameter_names else ""
+    if theorem is not None:
+        ref = rf" (Theorem~\ref{{thm:{theorem.name}}})" if labels and f"thm:{theorem.name}" in labels else ""
+        extra = "".join(", $" + _plain_math(h) + "$" for h in theorem.hypotheses if "nu" in h.split())
+        mu, rho = (tex(tidy(with_a(sp.sympify(e).xreplace({sp.sqrt(A_): _SQRT_ETA_LAMBDA}))))
+                   for e in (theorem.claimed_momentum, theorem.claimed_rate))
+        lines = [rf"\mom^\star &= {mu}", rf"\rate^\star &= {rho}"]
+        return (f"\\paragraph{{Optimal momentum.}} For $0 < \\lr\\wd < 1${damping}{extra}, the rate is smallest "
+                f"exactly at{ref}\n\\begin{{align*}}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+                "and $\\rate^\\star < 1 - \\lr\\wd$.\n")
+    try:
+        undamped = spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec
+        best = undamped.optimal_momentum()
+    except NCTheoryError:
+        return ""
+    where = tex(tidy(best.momentum))
+    if not best.beats_sgd:
+        return (f"\\paragraph{{Optimal momentum.}} The two roots of $\\chi$ meet at $\\mom = {where}$, where the "
+                f"rate is ${tex(tidy(best.rate))}$; no momentum makes it smaller than $1 - \\lr\\wd$, the rate "
+                f"without momentum.\n")
+    return (f"\\paragraph{{Optimal momentum.}} For $0 < \\lr\\wd < 1${damping}, the discriminant of $\\chi$ "
+            f"vanishes at\n\\[ \\mom^\\star = {where}, \\qquad \\rate^\\star = {tex(tidy(best.rate))}. \\]\n")
+
+
+#: sqrt(eta lambda), kept whole on the page (sympy would split it into sqrt(eta) sqrt(lambda))
+_SQRT_ETA_LAMBDA = sp.Symbol(r"\sqrt{\lr\wd}", positive=True)
+
+
+def _plain_math(text: str) -> str:
+    """``0 < nu <= 1`` -> ``0 < \\nu \\le 1`` (a hypothesis written in plain text)."""
+    words = {"<=": r"\le", ">=": r"\ge", "!=": r"\neq"}
+    return " ".join(words.get(w, tex(sp.Symbol(w)) if re.fullmatch(r"[A-Za-z_]+\d*", w) else w)
+                    for w in text.split())
+
+
+def _linear_rows(spec, dyn, labels) -> str:
+    parts = [_recurrence(spec, dyn), _charpoly(dyn), _rate(spec, dyn), _stability(spec, dyn),
+             _acceleration(spec, dyn)]
+    if "momentum" in spec.hyperparameter_names:
+        parts.append(_optimal_momentum(spec, dyn, labels))
+    return "".join(parts)
+
+
+from nctheory.render.appendix_statements import matrix_map_paragraph, nonlinear_rows  # noqa: E402
+
+
+def optimizer_section(spec, labels=None) -> str:
+    """The appendix section of one optimizer (LaTeX, a ``\\subsection`` labelled ``opt:<name>``).
+
+    ``labels``: the theorem labels present in the document (``thm:...``); references are made
+    only to those, so a document with a subset of the theorems has no undefined reference.
+    """
+    from nctheory.theory.spec import OptimizerSpec
+
+    if not isinstance(spec, OptimizerSpec):
+        raise NCTheoryError(f"optimizer_section: spec must be an OptimizerSpec (e.g. nctheory.get_spec(name)), "
+                            f"got {type(spec).__name__}")
+    spec = spec.without(*spec.hyperparameter_names)
+    fam = spec.family
+    labels = set(labels or ())
+    parts = [f"\\subsection{{{_title(spec)}}}\\label{{opt:{spec.name}}}\n", _facts(spec, fam), _update_rule(spec)]
+    if fam.is_linear:
+        if fam.kind == MATRIX_KIND:
+            parts.append(matrix_map_paragraph(spec, labels))
+        parts.append(_linear_rows(spec, spec.row_sum_dynamics(), labels))
+    else:
+        parts.append(nonlinear_rows(spec, fam, labels))
+    return "".join(parts)
+
+
+def optimizers_section(specs, labels=None) -> str:
+    """A ``\\section`` with the notation's pointer and one subsection per spec."""
+    body = "".join(optimizer_section(spec, labels) for spec in specs)
+    return ("\\section{Optimizers}\\label{sec:optimizers}\nEach optimizer is described by the same rows, "
+            "derived from its update rule; the notation is that of Table~\\ref{tab:notation}.\n" + body)
+
+
+__all__ = ["LINE_WIDTH", "NOTATION", "notation_section", "optimizer_section", "optimizers_section", "width"]

@@ -1,0 +1,137 @@
+r"""R copies of a torch network at once: ``torch.func.vmap`` over ``functional_call``.
+
+Each run's network is built exactly as its one-at-a-time run builds it --
+``torch.manual_seed(seed)`` then :func:`nctheory.runs.training.runners.make_runner` (the same
+data, the same ``build_model`` and default initialisation; the data are loaded once per
+distinct seed and handed to it) -- and its parameters are stacked: name -> ``(R, *shape)``.
+One copy of the module serves as the template whose ``forward`` ``functional_call`` runs
+with each run's parameters; ``vmap`` maps it over the run axis (and over each run's
+minibatch rows, and over per-run data when the data depend on the seed), which turns every
+``Linear`` into a batched matrix product and every convolution into a grouped one. Each
+run's mean loss is taken outside ``vmap`` (:func:`.torch_loss.mean_losses`, the fast layout)
+and the sum over runs is differentiated by ordinary autograd: run r's parameters receive
+``dL_r/dtheta_r``.
+
+Not batched (:class:`Unbatchable`, the runs then go one at a time): modules with buffers --
+BatchNorm's running statistics change in the forward pass, which ``functional_call`` under
+``vmap`` cannot carry per run without extra state handling -- and modules that ``vmap``
+cannot trace (data-dependent Python control flow, in-place updates of inputs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nctheory.errors import NCTheoryError
+
+
+class Unbatchable(NCTheoryError):
+    """These runs cannot be batched; the message says why (they then run one at a time)."""
+
+
+class TorchNetworkBatch:
+    """Stacked networks; ``specs`` and ``configs`` are the runs' (same shapes)."""
+
+    def __init__(self, specs, configs, target):
+        import torch
+
+        from nctheory.runs.data import Dataset
+        from nctheory.runs.training.runners import dataset_arrays, make_runner
+
+        self.torch, self.target = torch, target
+        self.loss, self.eps = configs[0].loss, configs[0].label_smoothing
+        data, runners = {}, []
+        for spec, config in zip(specs, configs):
+            if config.seed not in data:
+                X, y, K, name = dataset_arrays(config, target.dtype)
+                data[config.seed] = Dataset(name, X, y, K)
+            torch.manual_seed(config.seed)
+            runner, self.num_classes, description = make_runner(spec, target, config.replace(data=data[config.seed]))
+            runners.append((runner, description))
+        template = runners[0][0]
+        if any(True for _ in template.net.buffers()):
+            raise Unbatchable(f"{type(template.net).__name__} has buffers (BatchNorm running statistics): its "
+                              f"forward pass changes state that functional_call under vmap does not carry per run")
+        self.net, self.layer = template.net, template.layer
+        self.description = runners[0][1]
+        names = [n for n, _ in self.net.named_parameters()]
+        self.classifier = next(n for n, p in self.net.named_parameters() if p is self.layer.weight)
+        self.bias_name = next((n for n, p in self.net.named_parameters() if p is self.layer.bias), None)
+        self.params = {n: torch.stack([dict(r.net.named_parameters())[n].detach() for r, _ in runners]) for n in names}
+        Xs = [r.X for r, _ in runners]
+        self.shared_data = all(torch.equal(Xs[0], X) for X in Xs[1:]) and \
+            all(torch.equal(runners[0][0].y, r.y) for r, _ in runners[1:])
+        self.X = Xs[0] if self.shared_data else torch.stack(Xs)
+        self.y = runners[0][0].y if self.shared_data else torch.stack([r.y for r, _ in runners])
+        self.num_samples, self.dim = template.num_samples, template.dim
+        self.dtype, self.device = target.torch_dtype, target.torch_device
+
+    def make(self, host_array):
+        return self.torch.as_tensor(np.asarray(host_array), dtype=self.dtype, device=self.device)
+
+    def _logits(self, params: dict, rows):
+        """Logits ``(R, |B|, K)`` and labels ``(R, |B|)`` of every run's minibatch."""
+        torch = self.torch
+        from torch.func import functional_call, vmap
+
+        net = self.net
+
+        def one(p, X, y, r):
+            x, t = (X, y) if r is None else (X[r], y[r])
+            return functional_call(net, p, (x,)), t
+
+        data_dim = None if self.shared_data else 0
+        if rows is not None:
+            rows = torch.as_tensor(rows, device=self.device)
+        try:
+            return vmap(one, in_dims=(0, data_dim, data_dim, None if rows is None else 0),
+                        randomness="error")(params, self.X, self.y, rows)
+        except RuntimeError as error:  # vmap cannot trace this module
+            raise Unbatchable(f"torch.func.vmap cannot batch {type(net).__name__}: {error}") from error
+
+    def loss_and_grads(self, params: dict, rows):
+        from nctheory.sweep.batched.torch_loss import mean_losses
+
+        torch = self.torch
+        leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
+        with torch.enable_grad():
+            Z, yb = self._logits(leaves, rows)
+            if yb.ndim == 1:
+                yb = yb.expand(Z.shape[0], -1)
+            losses = mean_losses(Z, yb, self.loss, self.eps)
+            grads = torch.autograd.grad(losses.sum(), list(leaves.values()))
+        return losses.detach(), dict(zip(leaves, grads))
+
+    def row_sums(self, params: dict):
+        return params[self.classifier].detach().sum(1)
+
+    def metrics(self, params: dict, r: int) -> dict | None:
+        """``TorchRunner.metrics`` of run r: the penultimate features by a forward pre-hook on
+        the classifier (:class:`nctheory.runs.models.FeatureHook`), the network in eval mode."""
+        from torch.func import functional_call
+
+        from nctheory.runs.models import FeatureHook
+        from nctheory.sweep.batched.torch_loss import torch_metrics
+
+        torch = self.torch
+        p = {k: v[r].detach() for k, v in params.items()}
+        X = self.X if self.shared_data else self.X[r]
+        y = self.y if self.shared_data else self.y[r]
+        training = self.net.training
+        self.net.eval()
+        try:
+            with torch.no_grad(), FeatureHook(self.layer) as hook:
+                Z = functional_call(self.net, p, (X,))
+                if hook.features is None:
+                    raise NCTheoryError("the last layer was not called in the model's forward pass")
+                H = hook.features.flatten(1)
+        finally:
+            self.net.train(training)
+        b = p[self.bias_name] if self.bias_name is not None else None
+        return torch_metrics(p[self.classifier], H, Z, y, b, self.num_classes, self.loss, self.eps)
+
+    def select(self, keep) -> None:
+        """Keep the per-run data of the runs ``keep``."""
+        if not self.shared_data:
+            index = self.torch.as_tensor(np.asarray(keep, dtype=np.int64), device=self.X.device)
+            self.X, self.y = self.X[index], self.y[index]

@@ -1,0 +1,228 @@
+r"""Paper text of the linear-optimizer theorems: exact row-sum dynamics and optimal momentum.
+
+The displays are the objects of the theorems' proofs: the transition matrices and
+characteristic polynomial the derivation produced and the claim matched, the Jury factors
+of the Schur--Cohn test (stability at radius 1, acceleration at radius ``1 - a``), and the
+quantities of the four-step optimal-momentum argument. Rational variables introduced for
+the certificates (``alpha = sqrt(a)``) are substituted back for display (exact).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from nctheory.theorems.algebra import A_, MU
+from nctheory.theorems.plain_math import HYPERPARAMETERS, plain_to_tex
+from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step, steps
+from nctheory.theorems.tex import chain, equation, inline, nicest, polynomial, tex
+from nctheory.theory.symbolic.rowsum import X
+
+Z = sp.Symbol("z")
+
+
+def _a(expr):
+    """``eta * lambda -> a`` where the expression depends on them only through the product."""
+    from nctheory.theorems.algebra import in_terms_of_a
+
+    try:
+        return in_terms_of_a(expr)
+    except ValueError:
+        return expr
+
+
+def _polynomial(expr) -> str:
+    """A polynomial in x written in z, descending powers, coefficients in a where possible."""
+    expr = sp.sympify(expr).subs(X, Z)
+    poly = sp.Poly(sp.expand(expr), Z)
+    return polynomial(sum((_a(c) * Z ** k for (k,), c in poly.terms()), sp.Integer(0)), Z)
+
+
+def _labels(degree: int, radius: str) -> list[str]:
+    if degree == 1:
+        return [rf"{radius} - \rate", rf"{radius} + \rate"]
+    square = "1" if radius == "1" else rf"({radius})^2"
+    minus = "-1" if radius == "1" else "a - 1"
+    return [rf"{square} - c", rf"{square} + c", rf"\chi({radius})", rf"\chi({minus})"]
+
+
+def _conditions(region) -> str:
+    return ", ".join(f"${tex(nicest(c))} > 0$" for c in region.conditions)
+
+
+def _jury_paragraph(proof, what: str, degree: int, radius: str, region) -> str:
+    """The Jury factors at one radius and what they say."""
+    factors = steps(proof, f"{what}: Jury factor")
+    labels = _labels(degree, radius)
+    if region.never:
+        empty = step(proof, f"{what}: a Jury factor is identically 0")
+        rows = [(label, "=", nicest(f)) for label, f in zip(labels, empty.objects)]
+        return (chain(rows) + "\nOne of these factors is identically $0$ or certified non-positive under the "
+                "hypotheses, so the strict conditions never hold together.")
+    rows = [(label, "=", nicest(s.objects[0])) for label, s in zip(labels, factors)]
+    always = [label for label, s in zip(labels, factors) if len(s.objects) == 1]
+    text = chain(rows)
+    if always:
+        text += ("\n" + ", ".join(f"${label}$" for label in always) + (" is" if len(always) == 1 else " are")
+                 + r" positive under the hypotheses (a certificate: a rational function with coefficients of one "
+                   r"sign); the others are positive exactly when " + _conditions(region) + ".")
+    else:
+        text += "\nThey are positive exactly when " + _conditions(region) + "."
+    return text
+
+
+def linear_recurrence_tex(theorem) -> str:
+    claim = theorem.claim
+    degree = sp.degree(claim.charpoly, X)
+    has_buffer = len(claim.update) > 1
+    state = r"x_t = (s_t, u_t)" if has_buffer else r"s_t"
+    hypotheses = [r"the loss is shift invariant, so that $\ones^\top G_t = 0$ at every step ("
+                  + refer("lemma1") + ")",
+                  r"the optimizer follows the \texttt{torch.optim} semantics, including the first step from a "
+                  r"fresh optimizer; $\lr > 0$, $\wdecay \ge 0$" + _ranges(claim)]
+    first = claim.first_matrix() != claim.matrix()
+    title = claim.title.replace("(torch's nesterov=True)", "as in torch.optim")
+    statement = (rf"Consider {plain_to_tex(title)} and write $a = \lr\wdecay$." "\n" + hypotheses_list(hypotheses)
+                 + rf"Then the row sums $s_t = W_t^\top \ones_K$"
+                 + (r" and $u_t$ of the momentum buffer" if has_buffer else "")
+                 + rf" satisfy ${state if not has_buffer else 'x_{t+1}'}$"
+                 + (rf" $= A x_t$ for $t \ge 1$, with $x_1 = A_1 x_0$ at the first step," if has_buffer and first
+                    else r" $= A x_t$," if has_buffer else r"$_{+1} = (1 - a)\, s_t$,")
+                 + rf" and $\chi(z) = \det(zI - A)$ is the polynomial below. The row sums tend to $0$ from every "
+                   rf"start if and only if {plain_to_tex(claim.stability.text)}; for $0 < a < 1$ they converge "
+                   r"faster than under SGD, $\rho(A) < 1 - a$, "
+                 + ("never" if all(r.never for r in claim.accelerations) else "if and only if "
+                    + "; ".join((f"with {plain_to_tex(_case(r))}: " if r.values else
+                                 ("for any $\\damp$: " if len(claim.accelerations) > 1 else "")) + _conditions(r)
+                                for r in claim.accelerations)) + ".")
+
+    def write(proof):
+        regular = step(proof, "regular step")
+        first_step = step(proof, "first step from a fresh optimizer")
+        poly = step(proof, "characteristic polynomial: det(xI - A)")
+        parts = [r"The update is linear in the weights, the gradient and the buffers, so multiplying it by "
+                 r"$\ones^\top$ commutes with it; with $\ones^\top G_t = 0$ the gradient drops out and the row "
+                 r"sums obey the transition matrix"]
+        parts.append(equation("A", nicest(regular.objects[1]), tail="," if has_buffer else "."))
+        if has_buffer and first:
+            parts.append("and, at the first step, where the buffer is created from the decayed gradient,")
+            parts.append(equation("A_1", nicest(first_step.objects[1]), tail="."))
+        parts.append(r"Its characteristic polynomial is")
+        parts.append(equation(r"\chi(z)", _polynomial(poly.objects[1]), tail="."))
+        parts.append(r"By the Schur--Cohn criterion in Jury's form, the roots of a monic polynomial of degree "
+                     + ("one, $z - \\rate$," if degree == 1 else "two, $z^2 + bz + c$,")
+                     + r" lie in the open disk of radius $r$ if and only if the factors below are all positive "
+                       r"(the factors pair up with positive sums, so each product in the Schur--Cohn conditions is "
+                       r"positive exactly when both of its factors are). At $r = 1$:")
+        parts.append(_jury_paragraph(proof, "stability (radius 1)", degree, "1", claim.stability))
+        for region in claim.accelerations:
+            parts.append(r"Acceleration is the same test at $r = 1 - a$, the rate of SGD"
+                         + (rf" (with {plain_to_tex(_case(region))})" if region.values else "") + ":")
+            parts.append(_jury_paragraph(proof, f"acceleration [{region.text}] (radius 1 - a)", degree, "1 - a",
+                                         region))
+        if claim.optimal is not None and claim.optimal[0] is not None:
+            momentum = step(proof, "optimal momentum (tau = 0)")
+            rate = step(proof, "optimal rate (tau = 0)")
+            parts.append(r"At $\damp = 0$ the discriminant $b^2 - 4c$ vanishes at $\mom^\star = "
+                         + tex(nicest(_a(momentum.objects[1]))) + r"$, where $\chi$ has the double root $\rate^\star = "
+                         + tex(nicest(_a(rate.objects[1]))) + r"$; that this momentum is optimal is "
+                         + refer(f"optimal_momentum_{claim.spec_name}", "Theorem") + ".")
+        parts.append(_closed_form(proof, claim))
+        return "\n".join(parts)
+
+    return environment("theorem", rf"Exact $\NCzero$ dynamics of {plain_to_tex(claim.spec_name)}", theorem.name,
+                       statement) + "\n" + proof_or_failure(theorem, write)
+
+
+def _ranges(claim) -> str:
+    names = {s.name for s in claim.matrix().free_symbols} - {"eta", "lambda"}
+    macros = [HYPERPARAMETERS[n] for n in ("momentum", "dampening", "nu") if {"momentum": "mu", "dampening": "tau",
+                                                                             "nu": "nu"}[n] in names]
+    return (", $" + ", ".join(macros) + r" \ge 0$") if macros else ""
+
+
+def _case(region) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in region.values.items()).replace("dampening", "tau")
+
+
+def _closed_form(proof, claim) -> str:
+    roots = steps(proof, "closed form: its root")
+    if claim.closed_form is not None:
+        text = (r"The solution is $s_t = " + tex(claim.closed_form) + r"$ from $t = 0$ on.")
+    else:
+        text = (rf"The solution is $s_t = c_1 r_1^t + c_2 r_2^t$ with the {len(roots)} distinct roots $r_i$ of "
+                r"$\chi$, from $t = 0$ on (it agrees with the exact iterates at $t = 0, 1, 2$).")
+    for values, rate in claim.references:
+        point = r",\ ".join(f"{HYPERPARAMETERS.get(k, k)} = {v:g}" for k, v in values.items())
+        text += rf" At ${point}$ the spectral radius is ${rate}$ to within $10^{{-8}}$."
+    return text
+
+
+# ---------------------------------------------------------------------- optimal momentum
+def _display_variables(case):
+    """Substitution back from the case's rational variables (exact), and a sentence naming them."""
+    from nctheory.theorems.optimal_momentum import ALPHA, N_, R_
+
+    if ALPHA in case.rational.get(A_, sp.Integer(0)).free_symbols:
+        return {ALPHA: sp.sqrt(A_)}, ""
+    if N_ in getattr(case.rational.get(A_), "free_symbols", ()):
+        return {}, (r"In this case every quantity is rational in $n = \sqrt{\nu}$ and $R = \sqrt{1 - a(1 - \nu)}$; "
+                    r"$0 < a < 1$ and $0 < \nu < 1$ mean exactly $0 < n < R < 1$. ")
+    return {}, ""
+
+
+def _quadratic(p, back: dict) -> str:
+    return polynomial(sp.expand(sp.cancel(sp.sympify(p).subs(back))).subs(X, Z), Z)
+
+
+def optimal_momentum_tex(theorem) -> str:
+    extra = [plain_to_tex(h) for h in theorem.hypotheses[2:-2]]
+    statement = (r"Let the loss be shift invariant (" + refer("lemma1") + r"), let $0 < a = \lr\wdecay < 1$, "
+                 r"$\damp = 0$" + "".join(", " + h for h in extra) + r". Among momenta $\mom \in [0, 1)$, the "
+                 r"spectral radius $\rho(\mom)$ of the row-sum recurrence of "
+                 + plain_to_tex(theorem.spec_name) + r" is smallest exactly at $\mom = \mom^\star$, where it is "
+                 r"$\rate^\star < 1 - a$:"
+                 + chain([(r"\mom^\star", "=", theorem.claimed_momentum), (r"\rate^\star", "=", theorem.claimed_rate)]))
+
+    def write(proof):
+        parts = []
+        several = len(theorem.cases) > 1
+        for case in theorem.cases:
+            back, sentence = _display_variables(case)
+            label = f"[{case.text}] " if several else ""
+
+            def obj(words, index=0, label=label, back=back):
+                return nicest(sp.sympify(step(proof, label + words).objects[index]).subs(back))
+
+            p = step(proof, label + "p(x; mu) is a monic quadratic").objects[0]
+            poly = sp.Poly(sp.expand(sp.cancel(p)), X)
+            _, b, c = poly.all_coeffs()
+            disc = sp.factor(sp.cancel(b ** 2 - 4 * c)).subs(back)
+            head = (rf"\emph{{Case {plain_to_tex(case.text)}.}} " if several else "") + sentence
+            parts.append(head + r"The characteristic polynomial $\chi(z; \mom) = z^2 + b(\mom) z + c(\mom)$ has "
+                         r"coefficients affine in $\mom$:")
+            parts.append(rf"\[ \chi(z; \mom) = {_quadratic(p, back)}. \]")
+            parts.append(r"(1) Its discriminant")
+            parts.append(equation(r"b(\mom)^2 - 4c(\mom)", disc))
+            parts.append(r"vanishes at $\mom^\star = " + tex(obj("optimal momentum (root of the discriminant)", 1))
+                         + r"$, where the double root is $-b(\mom^\star)/2 = \rate^\star = "
+                         + tex(obj("optimal rate (the double root)", 1)) + r"$.")
+            kappa = obj("2. kappa =")
+            parts.append(r"\par (2) $\chi(\rate^\star; \mom) = \kappa\,(\mom - \mom^\star)$ with $\kappa = "
+                         + tex(kappa) + r" > 0$: for $\mom < \mom^\star$, $\chi(\rate^\star) < 0$ and the larger "
+                         r"real root exceeds $\rate^\star$.")
+            parts.append(r"\par (3) $c(\mom^\star) = \rate^{\star 2}$ and $dc/d\mom = " + tex(obj("3. rho* > 0", 1))
+                         + r" > 0$: for $\mom > \mom^\star$ complex roots have modulus $\sqrt{c(\mom)} > \rate^\star$.")
+            parts.append(r"\par (4) $-db/d\mom = " + tex(obj("4. -b(mu) increases")) + r" > 0$: for $\mom > \mom^\star$ "
+                         r"real roots lie on one side of $\rate^\star$ (as $\chi(\rate^\star) > 0$) and their mean "
+                         r"$-b/2$ exceeds $\rate^\star$, so both do.")
+            parts.append(r"\par Hence $\rho(\mom) > \rate^\star$ for every $\mom \ne \mom^\star$; moreover "
+                         r"$0 < \mom^\star < 1$ and $(1 - a) - \rate^\star = "
+                         + tex(obj("rho* is strictly below")) + r" > 0$ (all positivity claims are certificates: "
+                         r"rational functions with coefficients of one sign in positive variables).")
+        return "\n".join(parts)
+
+    return environment("theorem", f"Optimal momentum: {plain_to_tex(theorem.spec_name)}", theorem.name,
+                       statement) + "\n" + proof_or_failure(theorem, write)
+
+
+__all__ = ["linear_recurrence_tex", "optimal_momentum_tex"]
