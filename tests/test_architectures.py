@@ -8,8 +8,17 @@ from torch import nn
 
 import nctheory
 from nctheory.errors import NCTheoryError
-from nctheory.runs.architectures import ARCHITECTURES, DigitsCNN, build_model, count_parameters
-from nctheory.runs.models import classifier_from_output, find_last_linear, penultimate_features
+from nctheory.runs.architectures import (
+    ARCHITECTURES,
+    DigitsCNN,
+    build_model,
+    count_parameters,
+)
+from nctheory.runs.models import (
+    classifier_from_output,
+    find_last_linear,
+    penultimate_features,
+)
 from nctheory.runs.training import RunConfig, run
 
 #: vector (Gaussian mixture), sequence (MNIST-1D), small image (digits), odd-sized 3-channel image
@@ -111,7 +120,7 @@ def test_batch_norm_networks_are_measured_in_evaluation_mode():
 
     config = RunConfig(model="resnet", dataset="digits", samples_per_class=3, steps=2, width=4)
     torch.manual_seed(0)
-    runner, K, description = make_runner(nctheory.optimizer("sgd", lr=0.1), config.target(), config)
+    runner, _, description = make_runner(nctheory.optimizer("sgd", lr=0.1), config.target(), config)
     for _ in range(2):
         runner.step(0.1, None)
     net = runner.net
@@ -142,3 +151,21 @@ def test_a_short_run_of_every_network_on_mnist1d_records_nc_metrics(arch):
         assert np.isfinite(record.metrics[name]).all(), (arch, name)
     assert record.row_sums.shape == (4, record.config["dim"])
     assert record.metrics["loss"][0] > 0
+
+
+def test_a_run_given_the_data_its_dataset_loads_is_the_same_run():
+    """The sweep's pattern: load the data once (dataset_arrays), hand them back as a Dataset."""
+    from nctheory.runs.data import Dataset
+    from nctheory.runs.training.runners import dataset_arrays
+
+    config = RunConfig(model="cnn", dataset="digits", samples_per_class=3, steps=2, record_every=2, width=8)
+    X, y, K, name = dataset_arrays(config, "float64")
+    assert tuple(X.shape) == (30, 1, 8, 8)  # shaped, so that Dataset(name, X, y, K) keeps the input shape
+    spec = nctheory.optimizer("sgd", lr=0.1)
+    direct = run(spec, config)
+    given = run(spec, config.replace(data=Dataset(name, X, y, K)))
+    assert given.config["input_shape"] == [1, 8, 8]
+    np.testing.assert_array_equal(direct.row_sums, given.row_sums)
+    np.testing.assert_array_equal(direct.metrics["nc1"], given.metrics["nc1"])
+    flat = run(spec, config.replace(data=Dataset(name, X.reshape(30, 8, 8), y, K)))  # read as 8 sequences of 8
+    assert flat.config["input_shape"] == [8, 8] and not np.array_equal(flat.row_sums, direct.row_sums)

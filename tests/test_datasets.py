@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 
 from nctheory.errors import NCTheoryError
-from nctheory.runs.data import (DATASETS, Dataset, gaussian_mixture, load_dataset, load_digits_data, read_cifar_batch,
-                                read_idx)
+from nctheory.runs.data import (
+    DATASETS,
+    Dataset,
+    gaussian_mixture,
+    load_dataset,
+    load_digits_data,
+    read_cifar_batch,
+    read_idx,
+)
 from nctheory.runs.datasets import mnist1d as mnist1d_module
 from nctheory.runs.datasets.base import balanced_subset
 from nctheory.runs.datasets.image_folders import read_image_arrays
@@ -213,14 +220,18 @@ def test_cifar10_batches_read_back_in_channel_major_order(tmp_path):
 def test_malformed_files_are_refused(tmp_path):
     write_mnist_like(str(tmp_path), "MNIST")
     images = str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte")
-    good = open(images, "rb").read()
-    open(images, "wb").write(b"\x00\x00\x0d\x03" + good[4:])  # float32 type code
+    with open(images, "rb") as f:
+        good = f.read()
+    with open(images, "wb") as f:
+        f.write(b"\x00\x00\x0d\x03" + good[4:])  # float32 type code
     with pytest.raises(NCTheoryError, match="not an idx file of unsigned bytes"):
         load_dataset("mnist", data_root=str(tmp_path))
-    open(images, "wb").write(good[:-5])
+    with open(images, "wb") as f:
+        f.write(good[:-5])
     with pytest.raises(NCTheoryError, match=r"header says shape \(30, 28, 28\).*but 23515 bytes follow"):
         read_idx(images)
-    open(images, "wb").write(good)
+    with open(images, "wb") as f:
+        f.write(good)
     labels = str(tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte")
     write_idx(labels, np.arange(10) + 3)
     with pytest.raises(NCTheoryError, match=r"test labels must lie in \[0, 10\), got \[3, 12\]"):
@@ -244,6 +255,15 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
         pickle.dump({"data": np.zeros((2, 10), dtype=np.uint8), "labels": [0, 1]}, f)
     with pytest.raises(NCTheoryError, match=r"uint8 data of shape \(n, 3072\)"):
         read_cifar_batch(path)
+    # the real batches were pickled by Python 2 and numpy 1 (protocol 2, numpy.core.multiarray)
+    data = np.arange(2 * 3072, dtype=np.int64).astype(np.uint8).reshape(2, 3072)
+    blob = pickle.dumps({b"data": data, b"labels": [3, 7]}, protocol=2)
+    with open(path, "wb") as f:
+        f.write(blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    assert b"numpy.core.multiarray" in blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    X, y = read_cifar_batch(path)
+    np.testing.assert_array_equal(X, data)
+    np.testing.assert_array_equal(y, [3, 7])
 
 
 def _torchvision_datasets():
@@ -251,7 +271,7 @@ def _torchvision_datasets():
 
     try:
         import_torchvision_resnet18()  # registers torchvision's pure-Python package where needed
-        import torchvision.datasets as datasets
+        from torchvision import datasets
     except (ImportError, NCTheoryError):
         pytest.skip("torchvision is not installed")
     return datasets
@@ -271,7 +291,7 @@ def test_torchvision_reads_the_same_idx_arrays(tmp_path, name, folder, cls):
 
 def test_torchvision_reads_the_same_cifar10_arrays(tmp_path, monkeypatch):
     datasets = _torchvision_datasets()
-    import torchvision.datasets.cifar as cifar
+    from torchvision.datasets import cifar
 
     write_cifar10(str(tmp_path), seed=3)
     # torchvision checks the md5 sums of the real files; the tiny files here are not those
@@ -299,11 +319,13 @@ def test_run_config_dataset_and_data_root_are_validated(tmp_path):
             ({"model": "vgg", "dataset": "cifar10", "data_root": str(tmp_path), "num_classes": 4}, "num_classes"),
             ({"model": "mlp", "dataset": "digits", "data": (np.zeros((4, 2)), np.array([0, 1, 0, 1]))},
              "not both"),
-            ({"model": "mlp", "data": (np.zeros((4, 2)), np.array([0, 1, 0, 1])), "samples_per_class": 2},
-             "samples_per_class does not apply with data="),
+            ({"model": "mlp", "dataset": "digits", "data": load_dataset("gaussian")}, "not both"),
             ({"model": "mlp", "dataset": "fashion_mnist", "data_root": 3}, "data_root must be a folder path")):
         with pytest.raises(NCTheoryError, match=match):
             RunConfig(**kwargs)
+    # the Dataset loaded for the named data set may come with it (a sweep loads it once for many runs)
+    loaded = load_dataset("mnist1d", samples_per_class=2)
+    assert RunConfig(model="mlp", dataset="mnist1d", data=loaded).dataset_name() == "mnist1d"
 
 
 def test_a_run_on_an_image_folder_records_its_data(tmp_path):

@@ -45,7 +45,7 @@ def tiny(tmp_path, monkeypatch):
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run([sys.executable, "-m", "nctheory.sweep", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_dry_run_of_the_examples_counts_runs_and_groups(capsys):
@@ -62,13 +62,16 @@ def test_subprocess_bad_spec_exits_2_with_line_and_key_and_writes_nothing(tmp_pa
     done = _cli(spec, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert f"{spec}, line 14, key 'momentun'" in done.stderr and "did you mean 'momentum'" in done.stderr
+    assert f"{spec}, line 13, key 'momentun'" in done.stderr and "did you mean 'momentum'" in done.stderr
     assert not (tmp_path / "bad.sqlite").exists()
-    # negative control: the unmutated spec dry-runs with an estimate (exit 0)
-    spec.write_text(TINY)
-    done = _cli(spec, "--dry-run", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "8 runs" in done.stdout and "time estimate: ~" in done.stdout and "timed at 4 and 12 steps" in done.stdout
+
+
+def test_unmutated_spec_dry_runs_with_a_timed_estimate(tiny, capsys):
+    """The negative control of the refusal above: the same spec without the typo is accepted."""
+    assert main([str(tiny), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert ": 8 runs" in out and "time estimate: ~" in out and "timed at 4 and 12 steps" in out
+    assert not (tiny.parent / "tiny.sqlite").exists()  # a dry run writes nothing
 
 
 def test_run_refuse_overwrite_resume_force_export(tiny, capsys):
@@ -81,8 +84,8 @@ def test_run_refuse_overwrite_resume_force_export(tiny, capsys):
     assert main([str(tiny)]) == 2  # an existing store without --resume or --force
     assert "exists" in capsys.readouterr().err
     assert main([str(tiny), "--resume", "--export", "out.csv"]) == 0  # nothing left to run
-    assert "0/0 runs" in capsys.readouterr().err and "8 already in the store" in capsys.readouterr().err + \
-        "8 already in the store"
+    err = capsys.readouterr().err
+    assert "0/0 runs" in err and "8 already in the store" in err
     assert (load(store)["attempts"] == 1).all()  # resume redid nothing
     assert (tiny.parent / "out.csv").read_text().count("\n") == 9
     assert main([str(tiny), "--force", "--quiet", "--max-batch", "3"]) == 0
@@ -150,3 +153,14 @@ def test_interrupt_keeps_what_finished(tmp_path, monkeypatch):
     monkeypatch.setattr(backend, "execute_batch", lambda runs: [run_one(r) for r in runs])
     done = run_sweep(_sweep(), tmp_path / "s.sqlite", resume=True, progress=False)
     assert done.skipped == 2 and done.executed == 4 and (load(tmp_path / "s.sqlite")["attempts"] == 1).all()
+
+
+def test_cli_interrupt_exits_130_and_says_resume(tiny, monkeypatch, capsys):
+    import nctheory.sweep.dask_backend as backend
+
+    def interrupted(runs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backend, "execute_batch", interrupted)
+    assert main([str(tiny), "--quiet"]) == 130
+    assert "--resume" in capsys.readouterr().err

@@ -58,8 +58,10 @@ def test_dask_store_equals_local_store(tmp_path):
         for process in left:
             process.kill()
     assert not left, f"Dask left processes behind: {left}"
-    assert summary.batches == 4 and summary.counts == {"finished": 8, "diverged": 0, "failed": 0}
-    assert differences(local, remote) == []
+    errors = [e for e in load(remote).error if e]
+    assert summary.batches == 4 and summary.counts == {"finished": 8, "diverged": 0, "failed": 0}, errors
+    found = differences(local, remote)
+    assert found == [], found
     frame = load(remote)
     assert len(frame) == 8 and set(frame.batch_runs) == {2} and (frame.attempts == 1).all()
     assert frame.verdict.notna().all()

@@ -161,7 +161,7 @@ def test_example_specs_validate():
 
 
 def test_batch_key_ignores_values_not_shapes():
-    base = dict(model="ufm", num_classes=3, samples_per_class=2, steps=10)
+    base = {"model": "ufm", "num_classes": 3, "samples_per_class": 2, "steps": 10}
     a = SweepRun.make("sgd", {"lr": 0.1, "weight_decay": 0.0}, {**base, "seed": 0})
     b = SweepRun.make("sgd", {"lr": 0.01, "weight_decay": 1e-3}, {**base, "seed": 5}, metrics=["nc0"])
     assert batch_key(a) == batch_key(b)
@@ -178,7 +178,7 @@ def test_plan_splits_groups_deterministically():
     runs = parse_toml(BASE).runs()
     batches = plan(runs, max_batch=3)
     assert [len(b) for b in batches] == [2, 2, 2, 2, 2]  # groups of 4, 4, 2; near-equal parts of <= 3
-    assert sum(batches, []) == runs  # every run once, in sweep order
+    assert [r for b in batches for r in b] == runs  # every run once, in sweep order
     for batch in batches:
         assert len({batch_key(r) for r in batch}) == 1
     assert [len(b) for b in plan(runs, max_batch=None, min_batches=5)] == [2, 2, 2, 2, 2]
@@ -189,10 +189,26 @@ def test_plan_splits_groups_deterministically():
 
 
 def test_python_api_refusals_name_the_key():
-    with pytest.raises(SweepSpecError, match=r"key 'momentum' in product\(\.\.\.\).*not a hyperparameter"):
+    with pytest.raises(SweepSpecError, match=r"key 'momentum' in product #1: .*not a hyperparameter"):
         Sweep(product(optimizer="sgd", lr=0.1, momentum=0.9), model="ufm").runs()
     with pytest.raises(SweepSpecError, match="no optimizer"):
         Sweep(product(lr=[0.1]), model="ufm").runs()
-    with pytest.raises(SweepSpecError, match="unequal lengths"):
-        Sweep(zip_(optimizer=["sgd"], lr=[0.1, 0.2]), model="ufm").runs()
+    with pytest.raises(SweepSpecError, match="key 'lr' in zip #1 of product #2: zip of unequal lengths"):
+        Sweep(product(optimizer="sgd", lr=0.1), product(zip_(weight_decay=[0.0], lr=[0.1, 0.2]), optimizer="sgd"),
+              model="ufm").runs()
     assert re.search(r"\bruns\b", Sweep.runs.__doc__)
+
+
+def test_user_specs_and_name_collisions():
+    from dataclasses import replace
+
+    from nctheory.optimizers import REGISTRY
+
+    mine = replace(REGISTRY["signgd"], name="my_sign")
+    runs = Sweep(product(optimizer=[mine, "sgd"], lr=0.1), model="ufm", steps=3).runs()
+    assert [r.optimizer for r in runs] == ["my_sign", "sgd"] and runs[0].spec is mine and runs[1].spec is None
+    # results are stored by name: a different update rule under a registered name is refused
+    with pytest.raises(SweepSpecError, match="two different optimizers are named 'sgd'"):
+        Sweep(product(optimizer=replace(REGISTRY["signgd"], name="sgd"), lr=0.1), model="ufm").runs()
+    with pytest.raises(SweepSpecError, match="more than 1,000,000 runs"):
+        Sweep(product(optimizer="sgd", lr=0.1, seed=range(2000), weight_decay=[0.0] * 1000), model="ufm").runs()

@@ -122,10 +122,14 @@ def portable(text: str) -> str:
 
 
 # ---------------------------------------------------------------------- the sections
-def introduction_tex(request: Request) -> str:
-    """What the appendix is, the setting and notation in two sentences, and a map of it."""
+def introduction_tex(request: Request, labels: dict | None = None) -> str:
+    """What the appendix is, the setting and notation in two sentences, and a map of it.
+
+    ``labels``: section name -> the label its section carries, where it differs from :data:`LABELS`."""
+    labels = {**LABELS, **(labels or {})}
     names = {theorem.name for theorem in request.theorems}
-    parts = [rf"\section{{Optimizer choice and the {{\boldmath$\NCzero$}} diagnostic}}\label{{{LABELS['introduction']}}}",
+    parts = [(r"\section{Optimizer choice and the \texorpdfstring{{\boldmath$\NCzero$}}{NC0} diagnostic}"
+              rf"\label{{{LABELS['introduction']}}}"),
              "",
              r"This appendix collects the exact results on the row sums of the last-layer weights behind "
              r"\citet{zhao2026optimizer}. The last layer of a network with $K \ge 2$ classes is "
@@ -138,17 +142,17 @@ def introduction_tex(request: Request) -> str:
              ""]
     guide = []
     if request.theorems:
-        guide.append(rf"Section~\ref{{{LABELS['theorems']}}} states the theorems and proves them; every displayed "
+        guide.append(rf"Section~\ref{{{labels['theorems']}}} states the theorems and proves them; every displayed "
                      r"formula of a proof is printed from the exact symbolic object that a computer algebra "
                      r"system checked")
     if request.specs:
-        guide.append(rf"Section~\ref{{{LABELS['optimizers']}}} gives, for each optimizer, its update rule and "
+        guide.append(rf"Section~\ref{{{labels['optimizers']}}} gives, for each optimizer, its update rule and "
                      r"what it implies for the row sums, in the notation of Table~\ref{tab:notation}")
     if request.numerics:
-        guide.append(rf"Section~\ref{{{LABELS['evidence']}}} compares the predictions with float64 training "
+        guide.append(rf"Section~\ref{{{labels['evidence']}}} compares the predictions with float64 training "
                      r"runs, predicted against measured")
     if request.verification_log and request.theorems:
-        guide.append(rf"Section~\ref{{{LABELS['verification']}}} is the machine verification log: each "
+        guide.append(rf"Section~\ref{{{labels['verification']}}} is the machine verification log: each "
                      r"proof step and the exact computation that decided it")
     if guide:
         parts.append("; ".join(guide) + ".")
@@ -170,17 +174,29 @@ def optimizers_tex(request: Request) -> str:
     """One subsection per optimizer, from its spec; references only to theorems present."""
     labels = {f"thm:{theorem.name}" for theorem in request.theorems}
     parts = [rf"\section{{The optimizers}}\label{{{LABELS['optimizers']}}}", "",
-             r"Each optimizer is described by the same rows, derived from its update rule, in the notation of "
-             r"Table~\ref{tab:notation}.", ""]
+             (r"Each optimizer is described by the same rows, derived from its update rule, in the notation of "
+              r"Table~\ref{tab:notation}."), ""]
     for spec in request.specs:
         parts += [_optimizer_tex(spec, labels).strip(), ""]
     return "\n".join(parts)
 
 
 def evidence_tex(request: Request, figure_dir: Path) -> str:
-    """The numerical evidence; runs the checks and writes the figures into ``figure_dir``."""
-    return "\n".join([rf"\section{{Numerical evidence}}\label{{{LABELS['evidence']}}}", "",
-                      _evidence_tex(request, figure_dir).strip(), ""])
+    """The numerical evidence (a section of its own); runs the checks and writes the figures into
+    ``figure_dir``, which the document reaches as ``figures/``."""
+    from nctheory.render.appendix_evidence import evidence_section
+
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    text = evidence_section(figure_dir, seed=request.seed).strip() + "\n"
+    if not text.startswith("\\section"):
+        text = rf"\section{{Numerical evidence}}\label{{{LABELS['evidence']}}}" + "\n\n" + text
+    return text
+
+
+def section_label(text: str) -> str | None:
+    r"""The label of the first ``\section`` of ``text`` (``\section{...}\label{...}``), if any."""
+    match = re.search(r"\\section\*?\{.*?\}\s*\\label\{([^}]+)\}", text)
+    return match.group(1) if match else None
 
 
 def verification_tex(request: Request) -> str:
@@ -207,7 +223,7 @@ def render_files(request: Request, figure_dir: Path | None) -> dict[str, str]:
     figures, written into ``figure_dir``) is made only if ``request.numerics``."""
     from nctheory.optimizers import REGISTRY
 
-    sections = {"introduction": introduction_tex(request), "notation": _notation_tex().strip() + "\n"}
+    sections = {"introduction": "", "notation": _notation_tex().strip() + "\n"}
     if request.theorems:
         sections["theorems"] = theorems_tex(request)
     if request.specs:
@@ -216,6 +232,8 @@ def render_files(request: Request, figure_dir: Path | None) -> dict[str, str]:
         if figure_dir is None:
             raise NCTheoryError("the evidence section writes figures: give a figure folder (--out DIR)")
         sections["evidence"] = evidence_tex(request, figure_dir)
+    found = {name: section_label(text) for name, text in sections.items()}
+    sections["introduction"] = introduction_tex(request, {name: label for name, label in found.items() if label})
     if request.theorems:
         sections["verification"] = verification_tex(request)
     included = tuple(name for name in SECTION_ORDER
@@ -313,12 +331,3 @@ def _optimizer_tex(spec, labels: set) -> str:
     from nctheory.render.appendix_optimizers import optimizer_section
 
     return optimizer_section(spec, labels=labels)
-
-
-def _evidence_tex(request: Request, figure_dir: Path) -> str:
-    try:
-        from nctheory.render.appendix_evidence import evidence_section
-    except ImportError:
-        figure_dir.mkdir(parents=True, exist_ok=True)
-        return "\n\n".join(theorem.check(seed=request.seed).latex() for theorem in request.theorems)
-    return evidence_section(figure_dir, seed=request.seed)

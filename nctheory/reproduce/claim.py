@@ -40,6 +40,7 @@ class Finding:
     counts: bool = True
 
     def __post_init__(self):
+        self.run_ids = list(dict.fromkeys(self.run_ids))
         if self.verdict not in VERDICTS:
             raise NCTheoryError(f"finding {self.name!r}: verdict must be one of {', '.join(VERDICTS)}, "
                                 f"got {self.verdict!r}")

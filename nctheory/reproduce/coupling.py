@@ -160,9 +160,11 @@ def _flip_finding(rows) -> Finding:
         same = (all(o == VANISHES for o in c["measured"] + d["measured"])
                 or all(o == PERSISTS for o in c["measured"] + d["measured"]))
         inside = c["in_regime"] and d["in_regime"]
-        verdicts.append(SUPPORTED if inside and flipped else CONTRADICTED if inside and same else INCONCLUSIVE)
+        wrong = same or "disagrees" in (c["agreement"], d["agreement"])
+        verdicts.append(SUPPORTED if inside and flipped else CONTRADICTED if inside and wrong else INCONCLUSIVE)
+        word = "flips" if flipped else "same outcome" if same else "flips the wrong way" if wrong else "undecided"
         parts.append(f"{_label(c)} -> {d['optimizer']}: end/start {c['ratio'][0]:.3g} vs {d['ratio'][0]:.3g} "
-                     f"({'flips' if flipped else 'same outcome' if same else 'undecided'}"
+                     f"({word}"
                      f"{'' if inside else ', outside the regime'})")
     verdict = (CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if SUPPORTED in verdicts
                and all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE)

@@ -38,7 +38,7 @@ class Claim:
 
 
 CLAIMS = {
-    "coupling": Claim("coupling", "coupling", ("coupling",)),
+    "coupling": Claim("coupling", "coupling", ("coupling", "coupling_images")),
     "momentum": Claim("momentum", "momentum", ("momentum",)),
     "sign_scaling": Claim("sign_scaling", "sign_scaling", ("sign_scaling",)),
     "necessity": Claim("necessity", "necessity", ()),
@@ -57,15 +57,16 @@ def check_claims(names) -> list:
     return [n for n in CLAIMS if n in names]
 
 
-def experiments_for(claims, variant: str) -> list:
-    """The spec stems the chosen claims need, each once."""
+def experiments_for(claims, variant: str, spec_dir=None) -> list:
+    """The spec stems the chosen claims need, each once, that exist in this variant."""
     if variant not in VARIANTS:
         raise NCTheoryError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     every = [e for c in CLAIMS.values() for e in c.experiments] + list(EXTRA_EXPERIMENTS[variant])
     chosen = []
     for name in claims:
         chosen += list(CLAIMS[name].experiments) or every
-    return list(dict.fromkeys(chosen))
+    folder = Path(spec_dir or SPEC_DIR)
+    return [e for e in dict.fromkeys(chosen) if (folder / f"{e}_{variant}.toml").is_file()]
 
 
 def spec_path(experiment: str, variant: str, spec_dir=None) -> Path:
@@ -75,23 +76,24 @@ def spec_path(experiment: str, variant: str, spec_dir=None) -> Path:
     return path
 
 
+def needs_data_root(experiment: str, variant: str, spec_dir=None) -> bool:
+    """Whether the spec names a data set read from ``--data-root``."""
+    text = spec_path(experiment, variant, spec_dir).read_text(encoding="utf-8")
+    return any(f'"{name}"' in text for name in FILE_DATASETS)
+
+
 def load_sweep(experiment: str, variant: str, data_root=None, spec_dir=None):
-    """The experiment's :class:`~nctheory.sweep.spec.Sweep`; ``data_root`` is set on every run
-    that names a data set needing it (the specs never hard-code a path)."""
-    from nctheory.sweep.spec import load_spec
+    """``(runs, name)`` of the experiment's spec, validated. A spec naming a data set read from
+    a folder gets ``data_root`` as a top-level setting (the specs never hard-code a path)."""
+    from nctheory.sweep.spec_toml import parse_toml
 
-    sweep = load_spec(spec_path(experiment, variant, spec_dir))
-    if data_root is not None:
-        from dataclasses import replace
-
-        runs = []
-        for run in sweep.runs():
-            cfg = dict(run.config)
-            if cfg.get("dataset") in FILE_DATASETS:
-                cfg["data_root"] = str(data_root)
-                run = replace(run, config=tuple(sorted(cfg.items())))
-            runs.append(run)
-        return runs, sweep.name
+    path = spec_path(experiment, variant, spec_dir)
+    text = path.read_text(encoding="utf-8")
+    if needs_data_root(experiment, variant, spec_dir):
+        if data_root is None:
+            raise NCTheoryError(f"{path}: needs --data-root (a folder with the image sets)")
+        text = f"data_root = {str(Path(data_root).resolve())!r}\n" + text  # line numbers shift by one
+    sweep = parse_toml(text, source=str(path), default_name=path.stem)
     return sweep.runs(), sweep.name
 
 
@@ -99,7 +101,7 @@ def load_sweep(experiment: str, variant: str, data_root=None, spec_dir=None):
 FILE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 
 
-def execute(runs, store_path, progress: bool = True, label: str = "sweep") -> None:
+def execute(runs, store_path, progress: bool = True) -> None:
     """Run ``runs`` into the store (resuming it: runs already done there are not redone)."""
     from nctheory.sweep.execute import run_sweep
 

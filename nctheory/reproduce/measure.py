@@ -81,7 +81,21 @@ def usable(results) -> list:
 
 
 def series(result, name) -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, values)`` of a recorded metric, finite values only (empty when not recorded)."""
+    """``(steps, values)`` of a recorded metric, finite values only (empty when not recorded).
+
+    Two derived series: ``"nc2"`` (where not recorded as such) is the larger of NC2's parts
+    ``nc2_norm`` and ``nc2_angle`` (NC2 needs both); ``"loss_gap"`` is ``|loss - loss_end|``,
+    the distance of the loss to where the run ends (the loss of a regularised objective does
+    not go to 0).
+    """
+    if name == "nc2" and "nc2" not in result.series:
+        s1, a = series(result, "nc2_norm")
+        _, b = series(result, "nc2_angle")
+        n = min(a.size, b.size)
+        return s1[:n], np.maximum(a[:n], b[:n])
+    if name == "loss_gap":
+        steps, loss = series(result, "loss")
+        return steps, (np.abs(loss - loss[-1]) if loss.size else loss)
     values = np.asarray(result.series.get(name, []), dtype=float)
     steps = np.asarray(result.series.get("step", []), dtype=float)[:values.size]
     ok = np.isfinite(values)

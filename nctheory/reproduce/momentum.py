@@ -50,22 +50,8 @@ def _has_momentum(spec) -> bool:
     return MOMENTUM in spec.hyperparameter_names
 
 
-def _values(result, name):
-    if name == "nc2" and "nc2" not in result.series:
-        s1, a = m.series(result, "nc2_norm")
-        s2, b = m.series(result, "nc2_angle")
-        n = min(a.size, b.size)
-        return s1[:n], np.maximum(a[:n], b[:n])
-    if name == "loss_gap":
-        steps, loss = m.series(result, "loss")
-        if loss.size == 0:
-            return steps, loss
-        return steps, np.abs(loss - loss[-1])
-    return m.series(result, name)
-
-
 def settle(result, name):
-    steps, values = _values(result, name)
+    steps, values = m.series(result, name)
     t = m.settling_time(steps, values, SETTLE_FRACTION)
     limit = (1 - m.PLATEAU_FRACTION) * result.steps_done  # settled before the final window
     return t if t is not None and t <= limit else None
@@ -98,13 +84,19 @@ def thresholds(spec) -> dict:
         out["optimal"] = float(opt.momentum.subs(sub)) if opt.beats_sgd else None
     except Exception:  # noqa: BLE001 -- not every spec has a quadratic recurrence
         out["optimal"] = None
-    lo, hi = 0.0, 1.0 - 1e-9  # bisection on the exact decision: accelerates at lo, not at hi
-    if not _accelerates(spec.with_hparams(momentum=1e-6)):
+    conditions = spec.without(MOMENTUM).acceleration_conditions()
+    mu = spec.symbols()[MOMENTUM]
+
+    def accelerates(x):
+        return bool(conditions.evaluate({mu: x}))
+
+    if not accelerates(1e-6):
         out["threshold"] = None
         return out
+    lo, hi = 1e-6, 1.0 - 1e-9  # bisection on the exact decision: accelerates at lo, not at hi
     for _ in range(40):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _accelerates(spec.with_hparams(momentum=mid)) else (lo, mid)
+        lo, hi = (mid, hi) if accelerates(mid) else (lo, mid)
     out["threshold"] = lo
     return out
 
@@ -139,11 +131,13 @@ def _row(pairs) -> dict:
     p_speedup = predicted[0] / predicted[1] if None not in predicted else math.nan
     record_every = float(np.diff(m.series(run0, "nc0")[0][:2])[0]) if len(m.series(run0, "nc0")[0]) > 1 else 1.0
     speed = {name: [] for name in ("nc0",) + METRICS + ("loss_gap",)}
-    nc0_times = []
+    nc0_times, resolution = [], {name: 0.0 for name in speed}
     for b, r in pairs:
         for name in speed:
             tb, tr = settle(b, name), settle(r, name)
             speed[name].append(tb / tr if tb and tr else math.nan)
+            if tb and tr:  # settling times are known to one recording interval each
+                resolution[name] = max(resolution[name], record_every / tb + record_every / tr)
         nc0_times.append(settle(r, "nc0"))
     hp = m.hparams(run0)
     return {"optimizer": run0.run.optimizer, "momentum": hp[MOMENTUM], "lr": hp["lr"],
@@ -151,6 +145,7 @@ def _row(pairs) -> dict:
             "seeds": len(pairs), "accelerates": _accelerates(spec), "rate": spec.excited_rate(),
             "predicted_T": predicted[1], "predicted_T_base": predicted[0], "predicted_speedup": p_speedup,
             "measured_T": nc0_times, "speedup": {k: m.mean_sd(v) for k, v in speed.items()}, "speedups": speed,
+            "resolution": resolution,
             "record_every": record_every, "in_regime": all(m.terminal_phase(x)["reached"] for p in pairs for x in p),
             "run_ids": sorted({x.run_id for p in pairs for x in p}), "_pairs": pairs, "_spec": spec}
 
@@ -171,10 +166,18 @@ def analyse(results) -> ClaimResult:
     thresholds_ = {"settling fraction": (SETTLE_FRACTION, "a series has settled once it stays below this x its start"),
                    "follow factor": (FOLLOW_FACTOR, "NC1-NC3 speed-up within this factor of the predicted one"),
                    "terminal phase": (m.TPT_MIN_BEYOND_FRACTION, "fraction of steps beyond t_TPT")}
-    claim = ClaimResult(NAME, TITLE, findings, m.regime_text([x for r in rows for p in r["_pairs"] for x in p]),
+    used = list({x.run_id: x for r in rows for p in r["_pairs"] for x in p}.values())
+    claim = ClaimResult(NAME, TITLE, findings, m.regime_text(used),
                         thresholds_, rows)
     claim.derived = derived
     return claim
+
+
+def figures(claim, outdir) -> list:
+    """Speed-up against momentum, and the trajectories behind it."""
+    from nctheory.reproduce.momentum_figures import figures as draw
+
+    return draw(claim, outdir)
 
 
 def _fmt(row) -> str:
@@ -255,18 +258,23 @@ def _beyond_loss_finding(rows) -> Finding:
     statement = "where momentum accelerates NC0, it accelerates NC0 more than the training loss"
     chosen = [r for r in rows if r["accelerates"]]
     parts, bad, unresolved = [], [], []
+    ties = []
     for r in chosen:
         s0, sl = r["speedup"]["nc0"][0], r["speedup"]["loss_gap"][0]
         if not (math.isfinite(s0) and math.isfinite(sl)):
             unresolved.append(_fmt(r))
             continue
-        parts.append(f"{_fmt(r)}: NC0 x{s0:.3g} vs loss x{sl:.3g}")
-        if s0 <= sl:
-            bad.append(parts[-1])
+        tol = r["resolution"]["nc0"] + r["resolution"]["loss_gap"]
+        word = "beyond" if s0 > sl * (1 + tol) else "NOT beyond" if s0 < sl * (1 - tol) else "alike"
+        parts.append(f"{_fmt(r)}: NC0 x{s0:.3g} vs loss x{sl:.3g} ({word}; resolution +-{tol:.0%})")
+        (bad if word == "NOT beyond" else ties if word == "alike" else []).append(parts[-1])
     ids = [i for r in chosen for i in r["run_ids"]]
+    text = ("; ".join(parts) or "no accelerating condition") + (f"; unresolved: {', '.join(unresolved)}"
+                                                               if unresolved else "")
     if bad:
-        return Finding("beyond_loss", CONTRADICTED, statement, "; ".join(bad) + f" (of {len(parts)})", ids)
-    verdict = SUPPORTED if parts and not unresolved else INCONCLUSIVE
-    return Finding("beyond_loss", verdict, statement,
-                   ("; ".join(parts) or "no accelerating condition") +
-                   (f"; unresolved: {', '.join(unresolved)}" if unresolved else ""), ids)
+        return Finding("beyond_loss", CONTRADICTED, statement, text, ids)
+    verdict = SUPPORTED if parts and not unresolved and not ties else INCONCLUSIVE
+    if ties:
+        text += (f"; at {len(ties)} of {len(parts)} momenta NC0 and the loss speed up alike within the recording "
+                 f"resolution")
+    return Finding("beyond_loss", verdict, statement, text, ids)

@@ -134,8 +134,16 @@ def analyse(results) -> ClaimResult:
                   "decay time constants": (MIN_DECAY_TIMES, "lr x weight_decay x steps")}
     claim = ClaimResult(NAME, TITLE, findings, _regime(facts), thresholds,
                         [{k: v for k, v in f.items() if k != "_result"} for f in facts])
-    claim.derived = {"coupled_scans": coupled, "decoupled_scans": decoupled, "lambda_scans": lam}
+    claim.derived = {"coupled_scans": coupled, "decoupled_scans": decoupled, "lambda_scans": lam,
+                     "results": {f["run_id"]: f["_result"] for f in facts}}
     return claim
+
+
+def figures(claim, outdir) -> list:
+    """Plateau vs lr, vs weight decay, parity of K; trajectories in decay time."""
+    from nctheory.reproduce.sign_figures import figures as draw
+
+    return draw(claim, outdir)
 
 
 def _regime(facts) -> str:

@@ -18,9 +18,20 @@ users rely on.
 Arrays are numpy; the training layer moves them to the backend.
 """
 
-from nctheory.runs.datasets import (DATASETS, GAUSSIAN_SIZES, IMAGE_SETS, Dataset, check_user_tensors,
-                                    gaussian_mixture, load_dataset, load_digits_data, load_image_folder,
-                                    load_mnist1d, read_cifar_batch, read_idx)
+from nctheory.runs.datasets import (
+                                    DATASETS,
+                                    GAUSSIAN_SIZES,
+                                    IMAGE_SETS,
+                                    Dataset,
+                                    check_user_tensors,
+                                    gaussian_mixture,
+                                    load_dataset,
+                                    load_digits_data,
+                                    load_image_folder,
+                                    load_mnist1d,
+                                    read_cifar_batch,
+                                    read_idx,
+)
 
 __all__ = ["DATASETS", "GAUSSIAN_SIZES", "IMAGE_SETS", "Dataset", "check_user_tensors", "gaussian_mixture",
            "load_dataset", "load_digits_data", "load_image_folder", "load_mnist1d", "read_cifar_batch", "read_idx"]

@@ -20,7 +20,7 @@ from nctheory.sweep.result import RunResult, run_one
 from nctheory.sweep.run_spec import METRICS, SweepRun
 from nctheory.sweep.store import ResultStore
 from nctheory.sweep.tables import export, load, load_series
-from nctheory.sweep.spec import Sweep, SweepSpecError, load_spec, product, zip  # noqa: F401, A004 -- zip: not in __all__
+from nctheory.sweep.spec import Sweep, SweepSpecError, load_spec, product, zip  # noqa: F401 -- zip: not in __all__
 from nctheory.sweep.groups import batch_key, plan
 from nctheory.sweep.execute import SweepSummary, run_sweep
 

@@ -3,7 +3,8 @@
 For every group of runs that batch together (:mod:`nctheory.sweep.groups`) the group's first
 batch -- at most :data:`CALIBRATION_RUNS` of its runs -- is executed by the same code the sweep
 uses (:func:`nctheory.sweep.dask_backend.execute_batch`: the batched engine, or one run at a
-time) with the step budget cut to ``k1`` and ``k2`` steps. A straight line through the two
+time) with the step budget cut to ``k1`` and ``k2`` steps (``k2`` grown until the two timings differ
+by :data:`MIN_SLOPE_S`, so that timing noise does not swamp the slope). A straight line through the two
 timings, ``t(k) = a + b k``, separates the fixed cost ``a`` (building models and data, the
 first and last metric evaluation, judging the verdict) from the cost per step ``b``; a batch
 of ``s`` runs of ``steps`` steps is then estimated at ``(a + b steps) s / s_cal``.
@@ -31,8 +32,10 @@ from nctheory.sweep.run_spec import SweepRun
 
 #: Largest number of runs executed to calibrate one group.
 CALIBRATION_RUNS = 32
-#: Step budgets of the two calibration executions (capped at the runs' own).
+#: Step budgets of the two calibration executions (capped at the runs' own; the second grows
+#: until the two timings differ by MIN_SLOPE_S seconds).
 CALIBRATION_STEPS = (4, 20)
+MIN_SLOPE_S = 0.25
 #: Seconds of calibration after which the remaining groups are extrapolated.
 CALIBRATION_BUDGET_S = 30.0
 
@@ -85,15 +88,22 @@ def _time_batch(runs, steps: int) -> float:
     return elapsed
 
 
-def calibrate(batch: list, steps: int) -> tuple[float, float]:
-    """``(a, b)`` of ``t(k) = a + b k`` for executing ``batch`` (at most CALIBRATION_RUNS runs)."""
-    k1, k2 = (min(steps, k) for k in CALIBRATION_STEPS)
+def calibrate(batch: list, steps: int) -> tuple[float, float, int, int]:
+    """``(a, b, k1, k2)``: ``t(k) = a + b k`` for executing ``batch``, timed at ``k1`` and ``k2``
+    steps; ``k2`` grows fourfold (up to ``steps``) until ``t(k2) - t(k1)`` is at least
+    :data:`MIN_SLOPE_S`, so that the slope is not lost in timing noise."""
+    k1 = min(steps, CALIBRATION_STEPS[0])
     t1 = _time_batch(batch, k1)
-    if k2 == k1:
-        return 0.0, t1 / k1
-    t2 = _time_batch(batch, k2)
+    if k1 == steps:
+        return 0.0, t1 / k1, k1, k1
+    k2 = min(steps, CALIBRATION_STEPS[1])
+    while True:
+        t2 = _time_batch(batch, k2)
+        if k2 == steps or t2 - t1 >= MIN_SLOPE_S:
+            break
+        k2 = min(steps, 4 * k2)
     b = max((t2 - t1) / (k2 - k1), 0.0)
-    return max(t1 - b * k1, 0.0), b
+    return max(t1 - b * k1, 0.0), b, k1, k2
 
 
 def estimate(batches: list, workers: int = 1, budget_s: float = CALIBRATION_BUDGET_S, timed: bool = True) -> Estimate:
@@ -116,7 +126,7 @@ def estimate(batches: list, workers: int = 1, budget_s: float = CALIBRATION_BUDG
     if out.groups:  # warm-up, untimed: imports and first-call costs would bias the first group
         try:
             _time_batch(first[out.groups[0].key][:1], 1)
-        except Exception:  # noqa: BLE001 -- reported by the calibration itself
+        except Exception:  # noqa: BLE001, S110 -- a failure is reported by the calibration itself
             pass
     start = time.perf_counter()
     for entry in out.groups:
@@ -125,14 +135,14 @@ def estimate(batches: list, workers: int = 1, budget_s: float = CALIBRATION_BUDG
             break
         sample = first[entry.key][:CALIBRATION_RUNS]
         try:
-            a, b = calibrate(sample, steps)
+            a, b, k1, k2 = calibrate(sample, steps)
         except Exception as error:  # noqa: BLE001 -- an estimate must not stop a dry run
             entry.method = f"not timed: the calibration run failed ({error})"
             continue
         per_batch = a + b * steps
         entry.seconds = sum(per_batch * size / len(sample) for size in entry.batches)
         entry.per_run_step_s = per_batch / (len(sample) * steps)
-        entry.method = f"timed at {min(steps, CALIBRATION_STEPS[0])} and {min(steps, CALIBRATION_STEPS[1])} steps"
+        entry.method = f"timed at {k1} and {k2} steps" if k2 != k1 else f"timed at {k1} steps"
     for entry in out.groups:
         if entry.seconds is not None:
             continue

@@ -34,12 +34,14 @@ from nctheory.sweep.run_spec import SweepRun
 
 #: Run keys that are neither RunConfig fields nor hyperparameters.
 SPECIAL_KEYS = ("optimizer", "metrics", "theory")
+#: The most runs one sweep may expand to (a guard against a mistyped range).
+MAX_RUNS = 1_000_000
 
 
 class SweepSpecError(NCTheoryError):
     """A sweep specification that cannot run; ``source``, ``line`` and ``key`` say where."""
 
-    def __init__(self, message: str, origin: "Origin | None" = None):
+    def __init__(self, message: str, origin: Origin | None = None):
         self.origin = origin
         self.source = origin.source if origin else None
         self.line = origin.line if origin else None
@@ -95,6 +97,14 @@ class Block:
         for key in self.axes:
             self.origins.setdefault(key, Origin(key, self.label))
 
+    def relabel(self, label: str) -> None:
+        """Name a Python block by its place (``product #2``, ``zip #1 of product #2``)."""
+        old, self.label = self.label, label
+        self.origins = {k: (Origin(k, label) if o.block == old and o.line is None else o) for k, o in self.origins.items()}
+        for j, child in enumerate(self.children, 1):
+            if child.label == f"{child.kind}(...)":
+                child.relabel(f"{child.kind} #{j} of {label}")
+
     def origin(self, key) -> Origin:
         return self.origins[key]
 
@@ -126,6 +136,17 @@ class Block:
 
     def points(self) -> list:
         raise NotImplementedError
+
+    def size(self) -> int:
+        """The number of points, without expanding them (the longest list for a zip)."""
+        out = 1
+        for key, value in self.axes.items():
+            out *= len(_values(value)) if _is_axis(key, value) else 1
+        if isinstance(self, Zip):
+            return max([len(_values(v)) for k, v in self.axes.items() if _is_axis(k, v)] or [1])
+        for child in self.children:
+            out *= child.size()
+        return out
 
 
 class Product(Block):
@@ -183,7 +204,7 @@ def product(*blocks, **axes) -> Product:
     return Product(axes, blocks)
 
 
-def zip(**axes) -> Zip:  # noqa: A001 -- the sweep vocabulary; builtins.zip is used inside
+def zip(**axes) -> Zip:  # the sweep vocabulary; builtins.zip is used inside this module
     """A zip block: ``zip(lr=[0.1, 0.03], momentum=[0.5, 0.9])`` makes two runs."""
     return Zip(axes)
 
@@ -211,6 +232,8 @@ class Sweep:
         for i, block in enumerate(self.blocks):
             if not isinstance(block, Block):
                 raise NCTheoryError(f"Sweep: block {i + 1} must be product(...) or zip(...), got {type(block).__name__}")
+            if block.label == f"{block.kind}(...)":
+                block.relabel(f"{block.kind} #{i + 1}")
         for key, value in self.settings.items():
             if _is_axis(key, value):
                 raise SweepSpecError(f"{key} has several values; an axis belongs in a product or zip block",
@@ -222,6 +245,12 @@ class Sweep:
     def points(self) -> list:
         """``(values, origins)`` of every run before validation, in order."""
         blocks = self.blocks or [Product({}, label="the sweep's settings")]
+        total = 0
+        for block in blocks:
+            total += block.size()
+            if total > MAX_RUNS:
+                raise SweepSpecError(f"the sweep would have more than {MAX_RUNS:,} runs (at least {total:,}); "
+                                     f"split it into several sweeps", Origin(None, block.label, self.source))
         out = []
         for block in blocks:
             block.check()
@@ -239,15 +268,15 @@ class Sweep:
             from nctheory.sweep.validate import Validator
 
             validator = Validator(self.source)
-            runs, seen = [], set()
-            for values, origins in self.points():
+            runs, seen, points = [], set(), self.points()
+            for values, origins in points:
                 run = validator.run(values, origins)
                 if run.run_id not in seen:
                     seen.add(run.run_id)
                     runs.append(run)
             if not runs:
                 raise SweepSpecError("the sweep has no runs", Origin(None, "the sweep", self.source))
-            self.duplicates = sum(1 for _ in self.points()) - len(runs)
+            self.duplicates = len(points) - len(runs)
             self._runs = runs
         return self._runs
 

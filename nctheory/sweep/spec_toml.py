@@ -155,7 +155,7 @@ def _values(table: dict, path: tuple, where: str, keys: dict, headers: dict, sou
     for key, value in table.items():
         if key in nested:
             continue
-        origin = Origin(key, where, source, keys.get((path, key), headers.get(path)))
+        origin = Origin(key, where, source, keys.get((path, key)) or headers.get(path) or keys.get(((), path[0])))
         if isinstance(value, dict):
             value = _generated(value, origin)
         elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
@@ -180,7 +180,7 @@ def parse_toml(text: str, source: str = "<string>", default_name: str = "sweep")
         for index, entry in enumerate(entries):
             path = (table, index)
             where = f"[[{table}]] #{index + 1}"
-            line = headers.get(path)
+            line = headers.get(path) or keys.get(((), table))  # [[table]], or table = [{...}]
             children = []
             for name, child_entries in entry.items():
                 if isinstance(child_entries, list) and child_entries and all(isinstance(c, dict) for c in child_entries):

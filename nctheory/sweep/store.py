@@ -156,6 +156,7 @@ class ResultStore:
 
     def __init__(self, path, create: bool = True):
         self.path = _store_path(path)
+        self._create = create
         exists = self.path.exists() and self.path.stat().st_size > 0
         if not exists and not create:
             raise NCTheoryError(f"store {str(self.path)!r}: no such sweep store (file does not exist or is empty)")
@@ -178,6 +179,8 @@ class ResultStore:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as error:
             raise NCTheoryError(f"store {name!r} is not a SQLite sweep store ({error})") from None
+        if exists and not tables and not self._create:
+            raise NCTheoryError(f"store {name!r} is an empty SQLite file, not a sweep store (yet)")
         if exists and tables:
             if "meta" not in tables:
                 raise NCTheoryError(f"store {name!r} is a SQLite file but not an nctheory sweep store (no meta table)")

@@ -53,7 +53,7 @@ class Validator:
         self.source = source
         self.config_keys = set(config_fields())
         self.known_hp = _known_hyperparameters()
-        self.specs, self.spec_checked, self.config_checked = {}, set(), {}
+        self.specs, self.spec_checked, self.config_checked, self.rules = {}, set(), {}, {}
 
     def fail(self, message, origins, key=None, fallback="optimizer"):
         origin = origins.get(key) or origins.get(fallback) or Origin(None, "the sweep", self.source)
@@ -63,13 +63,30 @@ class Validator:
         from nctheory.theory.spec import OptimizerSpec
 
         if isinstance(value, OptimizerSpec):
-            return value
-        if not isinstance(value, str) or not value:
+            spec = value
+        elif not isinstance(value, str) or not value:
             self.fail(f"optimizer must be a registry name, 'package.module:ATTR' or an OptimizerSpec, got {value!r}",
                       origins, "optimizer")
-        if value not in self.specs:
-            self.specs[value] = _resolve_optimizer(value, lambda m: self.fail(m, origins, "optimizer"))
-        return self.specs[value]
+        else:
+            if value not in self.specs:
+                self.specs[value] = _resolve_optimizer(value, lambda m: self.fail(m, origins, "optimizer"))
+            spec = self.specs[value]
+        self._check_name(spec, origins)
+        return spec
+
+    def _check_name(self, spec, origins) -> None:
+        """A run's identity holds its optimizer's *name*: two different update rules may not share
+        one (a user's spec named like a registered one, or two user specs of one name)."""
+        from nctheory.optimizers import REGISTRY
+
+        rule = (spec.chain, spec.hyperparameters, spec.constraints)
+        known = self.rules.setdefault(spec.name, rule)
+        registered = REGISTRY.get(spec.name)
+        if known != rule or (registered is not None and rule != (registered.chain, registered.hyperparameters,
+                                                                 registered.constraints)):
+            self.fail(f"two different optimizers are named {spec.name!r} (a user's spec named like a registered one, "
+                      f"or two specs of one name); results are stored by name, so give yours its own name "
+                      f"(dataclasses.replace(spec, name=...))", origins, "optimizer")
 
     def run(self, values: dict, origins: dict) -> SweepRun:
         if "optimizer" not in values:

@@ -224,6 +224,14 @@ class Bfloat16Floor(Theorem):
             cache[seed] = check_floor(self.name, seed)
         return cache[seed]
 
+    environment = "proposition"
+
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_beyond`)."""
+        from nctheory.theorems.prose_beyond import bfloat16_floor_tex
+
+        return bfloat16_floor_tex(self)
+
     def steps(self):
         y, u = sp.symbols("y u", positive=True)
         mean_square = sp.integrate((2 * u) ** 2 / 12 / y ** 2 / (y * sp.log(2)), (y, 1, 2))

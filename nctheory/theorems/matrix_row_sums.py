@@ -141,6 +141,12 @@ class MatrixRowSums(Theorem):
             cache[seed] = check_matrix_row_sums(self.name, seed)
         return cache[seed]
 
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_beyond`)."""
+        from nctheory.theorems.prose_beyond import matrix_row_sums_tex
+
+        return matrix_row_sums_tex(self)
+
     def steps(self):
         yield from self._reflection_steps()
         yield from self._equivariance_steps()

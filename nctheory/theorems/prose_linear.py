@@ -14,7 +14,7 @@ import sympy as sp
 from nctheory.theorems.algebra import A_, MU
 from nctheory.theorems.plain_math import HYPERPARAMETERS, plain_to_tex
 from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step, steps
-from nctheory.theorems.tex import chain, equation, inline, nicest, polynomial, tex
+from nctheory.theorems.tex import chain, equation, inline, nicest, pairs, polynomial, tex
 from nctheory.theory.symbolic.rowsum import X
 
 Z = sp.Symbol("z")
@@ -22,8 +22,11 @@ Z = sp.Symbol("z")
 
 def _a(expr):
     """``eta * lambda -> a`` where the expression depends on them only through the product."""
-    from nctheory.theorems.algebra import in_terms_of_a
+    from nctheory.theorems.algebra import ETA, LAMBDA, in_terms_of_a
 
+    direct = sp.sympify(expr).subs({sp.sqrt(ETA) * sp.sqrt(LAMBDA): sp.sqrt(A_)}).subs(ETA * LAMBDA, A_)
+    if not direct.free_symbols & {ETA, LAMBDA}:
+        return direct
     try:
         return in_terms_of_a(expr)
     except ValueError:
@@ -56,15 +59,15 @@ def _jury_paragraph(proof, what: str, degree: int, radius: str, region) -> str:
     if region.never:
         empty = step(proof, f"{what}: a Jury factor is identically 0")
         rows = [(label, "=", nicest(f)) for label, f in zip(labels, empty.objects)]
-        return (chain(rows) + "\nOne of these factors is identically $0$ or certified non-positive under the "
+        return (pairs(rows) + "\nOne of these factors is identically $0$ or certified non-positive under the "
                 "hypotheses, so the strict conditions never hold together.")
     rows = [(label, "=", nicest(s.objects[0])) for label, s in zip(labels, factors)]
     always = [label for label, s in zip(labels, factors) if len(s.objects) == 1]
-    text = chain(rows)
+    text = pairs(rows)
     if always:
         text += ("\n" + ", ".join(f"${label}$" for label in always) + (" is" if len(always) == 1 else " are")
-                 + r" positive under the hypotheses (a certificate: a rational function with coefficients of one "
-                   r"sign); the others are positive exactly when " + _conditions(region) + ".")
+                 + r" positive under the hypotheses (certified); the others are positive exactly when "
+                 + _conditions(region) + ".")
     else:
         text += "\nThey are positive exactly when " + _conditions(region) + "."
     return text
@@ -75,21 +78,18 @@ def linear_recurrence_tex(theorem) -> str:
     degree = sp.degree(claim.charpoly, X)
     has_buffer = len(claim.update) > 1
     state = r"x_t = (s_t, u_t)" if has_buffer else r"s_t"
-    hypotheses = [r"the loss is shift invariant, so that $\ones^\top G_t = 0$ at every step ("
-                  + refer("lemma1") + ")",
-                  r"the optimizer follows the \texttt{torch.optim} semantics, including the first step from a "
-                  r"fresh optimizer; $\lr > 0$, $\wdecay \ge 0$" + _ranges(claim)]
     first = claim.first_matrix() != claim.matrix()
     title = claim.title.replace("(torch's nesterov=True)", "as in torch.optim")
-    statement = (rf"Consider {plain_to_tex(title)} and write $a = \lr\wdecay$." "\n" + hypotheses_list(hypotheses)
-                 + rf"Then the row sums $s_t = W_t^\top \ones_K$"
-                 + (r" and $u_t$ of the momentum buffer" if has_buffer else "")
-                 + rf" satisfy ${state if not has_buffer else 'x_{t+1}'}$"
-                 + (rf" $= A x_t$ for $t \ge 1$, with $x_1 = A_1 x_0$ at the first step," if has_buffer and first
-                    else r" $= A x_t$," if has_buffer else r"$_{+1} = (1 - a)\, s_t$,")
-                 + rf" and $\chi(z) = \det(zI - A)$ is the polynomial below. The row sums tend to $0$ from every "
-                   rf"start if and only if {plain_to_tex(claim.stability.text)}; for $0 < a < 1$ they converge "
-                   r"faster than under SGD, $\rho(A) < 1 - a$, "
+    statement = (rf"Consider {plain_to_tex(title)}, with $\lr > 0$, $\wdecay \ge 0${_ranges(claim)}, the "
+                 r"\texttt{torch.optim} semantics (first step included), and $a = \lr\wdecay$. If the loss is shift "
+                 r"invariant, so that $\ones^\top G_t = 0$ at every step (" + refer("lemma1") + r"), then the row "
+                 r"sums $s_t = W_t^\top \ones_K$"
+                 + (r" and $u_t$ of the momentum buffer satisfy $x_{t+1} = A x_t$ for the state $x_t = (s_t, u_t)$"
+                    + (r" ($t \ge 1$; $x_1 = A_1 x_0$)" if first else "") if has_buffer
+                    else r" satisfy $s_{t+1} = A s_t$")
+                 + r" with $A$ and $\chi(z) = \det(zI - A)$ below. They tend to $0$ from every start if and only if "
+                 + plain_to_tex(claim.stability.text) + r"; for $0 < a < 1$ they converge faster than under SGD, "
+                 r"$\rho(A) < 1 - a$, "
                  + ("never" if all(r.never for r in claim.accelerations) else "if and only if "
                     + "; ".join((f"with {plain_to_tex(_case(r))}: " if r.values else
                                  ("for any $\\damp$: " if len(claim.accelerations) > 1 else "")) + _conditions(r)
@@ -102,17 +102,18 @@ def linear_recurrence_tex(theorem) -> str:
         parts = [r"The update is linear in the weights, the gradient and the buffers, so multiplying it by "
                  r"$\ones^\top$ commutes with it; with $\ones^\top G_t = 0$ the gradient drops out and the row "
                  r"sums obey the transition matrix"]
-        parts.append(equation("A", nicest(regular.objects[1]), tail="," if has_buffer else "."))
         if has_buffer and first:
-            parts.append("and, at the first step, where the buffer is created from the decayed gradient,")
-            parts.append(equation("A_1", nicest(first_step.objects[1]), tail="."))
+            parts[-1] += r" $A$ (at the first step, where the buffer is created from the decayed gradient, $A_1$):"
+            parts.append(pairs([("A", "=", nicest(regular.objects[1])), ("A_1", "=", nicest(first_step.objects[1]))]))
+        else:
+            parts.append(equation("A", nicest(regular.objects[1]), tail="."))
         parts.append(r"Its characteristic polynomial is")
         parts.append(equation(r"\chi(z)", _polynomial(poly.objects[1]), tail="."))
         parts.append(r"By the Schur--Cohn criterion in Jury's form, the roots of a monic polynomial of degree "
                      + ("one, $z - \\rate$," if degree == 1 else "two, $z^2 + bz + c$,")
                      + r" lie in the open disk of radius $r$ if and only if the factors below are all positive "
-                       r"(the factors pair up with positive sums, so each product in the Schur--Cohn conditions is "
-                       r"positive exactly when both of its factors are). At $r = 1$:")
+                       r"(they pair up with positive sums, so each Schur--Cohn product is positive exactly when both "
+                       r"factors are). At $r = 1$:")
         parts.append(_jury_paragraph(proof, "stability (radius 1)", degree, "1", claim.stability))
         for region in claim.accelerations:
             parts.append(r"Acceleration is the same test at $r = 1 - a$, the rate of SGD"
@@ -191,9 +192,9 @@ def optimal_momentum_tex(theorem) -> str:
             label = f"[{case.text}] " if several else ""
 
             def obj(words, index=0, label=label, back=back):
-                return nicest(sp.sympify(step(proof, label + words).objects[index]).subs(back))
+                return nicest(sp.sympify(step(proof, label, words).objects[index]).subs(back))
 
-            p = step(proof, label + "p(x; mu) is a monic quadratic").objects[0]
+            p = step(proof, label, "p(x; mu) is a monic quadratic").objects[0]
             poly = sp.Poly(sp.expand(sp.cancel(p)), X)
             _, b, c = poly.all_coeffs()
             disc = sp.factor(sp.cancel(b ** 2 - 4 * c)).subs(back)

@@ -168,6 +168,12 @@ class SignDescentBounds(Theorem):
                    f"UFM K = 5, d = 16, {steps} steps, float64, seed {seed}")
         return NumericalCheck(self.name, setting, tuple(rows))
 
+    def paper_tex(self) -> str:
+        """Statement and proof as a paper writes them (:mod:`nctheory.theorems.prose_beyond`)."""
+        from nctheory.theorems.prose_beyond import sign_bounds_tex
+
+        return sign_bounds_tex(self)
+
     def steps(self):
         yield from self._unrolled_steps()
         yield from self._box_steps()

@@ -79,8 +79,10 @@ def tex(obj, names: dict | None = None) -> str:
     if isinstance(obj, (tuple, list)):
         return r",\ ".join(tex(o, names) for o in obj)
     text = sp.latex(obj, symbol_names=_names(obj, names), mat_str="pmatrix", mat_delim="",
-                    mul_symbol=None)
+                    mul_symbol=None, order="rev-lex")
     text = text.replace(r"\mathbb{1}", r"\ones").replace(r"^{T}", r"^{\top}")
+    # rev-lex puts constants first ("1 - a"), which reads well except for "-1 + t": write "t - 1"
+    text = re.sub(r"(^|[{(\[])-1 \+ ([^{}()\[\]\\]*?)(?=[})\]]|$)", r"\1\2 - 1", text)
     return re.sub(r"\\operatorname\{Max\}", r"\\max", text)
 
 
@@ -111,7 +113,7 @@ def polynomial(expr, variable, names: dict | None = None) -> str:
     out = ""
     for (power,), coefficient in sorted(poly.terms(), reverse=True):
         coefficient = nicest(coefficient)
-        negative = coefficient.could_extract_minus_sign()
+        negative = coefficient.could_extract_minus_sign() and not isinstance(coefficient, sp.Add)
         magnitude = -coefficient if negative else coefficient
         monomial = "" if power == 0 else tex(variable ** power, names)
         if monomial and magnitude == 1:
@@ -119,10 +121,12 @@ def polynomial(expr, variable, names: dict | None = None) -> str:
         elif monomial:
             body = tex(magnitude, names)
             if isinstance(magnitude, sp.Add):
-                body = rf"\left({body}ight)"
+                body = rf"\left({body}\right)"
             body += " " + monomial
         else:
             body = tex(magnitude, names)
+            if isinstance(magnitude, sp.Add) and out:
+                body = rf"\left({body}\right)"
         out += (" - " if negative else (" + " if out else "")) + body
     return out.strip() if not out.startswith(" - ") else "-" + out[3:]
 
@@ -198,15 +202,29 @@ def _terms(expr, names: dict | None = None) -> list[str]:
     if not isinstance(expr, sp.Add):
         return [tex(expr, names)]
     pieces = []
-    for term in expr.as_ordered_terms():
+    for term in expr.as_ordered_terms(order="rev-lex"):
         negative = term.could_extract_minus_sign()
         pieces.append(("- " if negative else "+ ") + tex(-term if negative else term, names))
     return pieces
 
 
+def _factors(expr, names: dict | None) -> list[str]:
+    """The factors of a product, as LaTeX, the later ones led by ``\cdot``."""
+    numerator, denominator = sp.fraction(expr)
+    factors = [rf"\left({tex(f, names)}\right)" if isinstance(f, sp.Add) else tex(f, names)
+               for f in sp.Mul.make_args(numerator)]
+    if denominator != 1:
+        factors.append(r"\frac{1}{" + tex(denominator, names) + "}")
+    return [factors[0]] + [r"\cdot " + f for f in factors[1:]]
+
+
 def _broken(expr, first: float, names: dict | None) -> list[str]:
-    """The right-hand side ``expr`` across lines: the first holds ``first`` characters."""
-    pieces = _terms(expr, names)
+    """The right-hand side ``expr`` across lines: the first holds ``first`` characters;
+    a sum is broken between its terms, a product between its factors."""
+    if isinstance(expr, sp.Mul) and width(tex(expr, names)) > first:
+        pieces = _factors(expr, names)
+    else:
+        pieces = _terms(expr, names)
     lines, current, room = [], "", first
     for piece in pieces:
         if current and width(current + piece) > room:
@@ -245,8 +263,15 @@ def _wide(left: str, rhs, relation: str, names: dict | None, lhs=None) -> str:
     """``left relation rhs`` across lines: a wide left side (a sympy sum ``lhs``) broken
     between its terms, a wide matrix entry by entry, a wide right side between its terms."""
     right = tex(rhs, names)
+    if lhs is not None and isinstance(lhs, (sp.Add, sp.Mul)) and width(left) > LINE_CHARS / 2 \
+            and not isinstance(rhs, sp.MatrixBase) and width(right) >= LINE_CHARS / 2:
+        left_lines = _broken(lhs, LINE_CHARS - 2, names)
+        right_lines = _broken(rhs, LINE_CHARS - 8, names)
+        body = [rf"& {left_lines[0]}"] + [rf"\\ & \quad {line}" for line in left_lines[1:]]
+        body += [rf"\\ & \quad {relation} {right_lines[0]}"] + [rf"\\ & \qquad {line}" for line in right_lines[1:]]
+        return "\\begin{align*}\n" + "\n".join(body) + "\n\\end{align*}"
     if lhs is not None and width(left) + width(right) + 2 > LINE_CHARS and width(right) < LINE_CHARS / 2 \
-            and isinstance(lhs, sp.Add):
+            and isinstance(lhs, (sp.Add, sp.Mul)):
         lines = _broken(lhs, LINE_CHARS - 2, names)
         body = [rf"& {lines[0]}"] + [rf"\\ & \quad {line}" for line in lines[1:]]
         if width(lines[-1]) + width(right) + 6 <= LINE_CHARS:
@@ -278,6 +303,20 @@ def entrywise(left: str, matrix: sp.MatrixBase, relation: str = "=", names: dict
     return "\\begin{align*}\n" + "\n".join(lines) + "\n\\end{align*}"
 
 
+def pairs(rows: list, names: dict | None = None) -> str:
+    """Short relations ``[(lhs, relation, rhs), ...]`` two to a line when they fit (else :func:`chain`)."""
+    rendered = [(lhs if isinstance(lhs, str) else tex(lhs, names), relation,
+                 rhs if isinstance(rhs, str) else tex(rhs, names)) for lhs, relation, rhs in rows]
+    widest = max(width(f"{l} {r} {x}") for l, r, x in rendered)
+    if 2 * widest + 6 > LINE_CHARS:
+        return chain(rows, names)
+    lines = []
+    for index in range(0, len(rendered), 2):
+        cells = [rf"{l} &{r} {x}" for l, r, x in rendered[index:index + 2]]
+        lines.append(r", & ".join(cells))
+    return "\\begin{align*}\n" + ", \\\\\n".join(lines) + "\n\\end{align*}"
+
+
 def chain(rows: list, names: dict | None = None) -> str:
     """Several aligned relations ``[(lhs, relation, rhs), ...]`` in one ``align*``; each
     right side is broken across lines if it does not fit."""
@@ -288,6 +327,12 @@ def chain(rows: list, names: dict | None = None) -> str:
         body.append(rf"{left} &{relation} {right_lines[0]}")
         body += [rf"& \quad {line}" for line in right_lines[1:]]
     return "\\begin{align*}\n" + " \\\\\n".join(body) + "\n\\end{align*}"
+
+
+def fits(display: str, margin: float = 0.0) -> bool:
+    """Whether every line of a display (lines split at ``\\\\``) is estimated to fit the text width."""
+    body = re.sub(r"\\(begin|end)\{[a-z*]+\}|\\\[|\\\]|&", "", display)
+    return all(width(line) <= LINE_CHARS + margin for line in body.split(r"\\"))
 
 
 def inline(obj, names: dict | None = None) -> str:
@@ -323,5 +368,5 @@ def find_defects(text: str) -> list[tuple[str, str]]:
     return found
 
 
-__all__ = ["DEFECTS", "LINE_CHARS", "MACROS", "NAMES", "chain", "entrywise", "equation", "find_defects",
+__all__ = ["DEFECTS", "LINE_CHARS", "MACROS", "NAMES", "chain", "entrywise", "equation", "find_defects", "fits",
            "inline", "nicest", "polynomial", "tex", "width"]

@@ -22,7 +22,7 @@ import re
 import sympy as sp
 
 from nctheory.theorems.plain_math import plain_to_tex
-from nctheory.theorems.tex import LINE_CHARS, equation, nicest, tex, width
+from nctheory.theorems.tex import LINE_CHARS, equation, fits, nicest, tex, width
 
 #: Objects whose LaTeX is longer than this are not printed in the log (the description
 #: says what was checked); shorter ones are simplified and broken across lines.
@@ -65,7 +65,14 @@ def _is_zero_object(obj) -> bool:
 
 
 def step_display(step) -> str:
-    """The display of one step's objects ("" when there is nothing worth printing)."""
+    """The display of one step's objects ("" when there is nothing worth printing, or when
+    it would not fit the text width even broken across lines: the description says what
+    was checked)."""
+    display = _step_display(step)
+    return display if fits(display, margin=2) and display.count(r"\\") <= 8 else ""
+
+
+def _step_display(step) -> str:
     objects = [o for o in step.objects if _printable(o)]
     if len(objects) != len(step.objects) or not objects:
         return ""
@@ -109,7 +116,7 @@ def verification_tex(theorem) -> str:
              rf"{len(proof.steps)} exact steps; {verdict}. An identity holds when the difference of its sides "
              r"reduces to $0$ by exact simplification, a difference when an exact witness makes it nonzero; the "
              r"other steps are decided by exact computations (certificates, solved equations, enumerations).",
-             r"\begin{itemize}"]
+             r"{\sloppy\emergencystretch=3em", r"\begin{itemize}"]
     group = None
     for step in proof.steps:
         heading, rest = _prefix(step.description)
@@ -123,7 +130,7 @@ def verification_tex(theorem) -> str:
         display = step_display(step)
         if display:
             lines.append(display)
-    lines.append(r"\end{itemize}")
+    lines += [r"\end{itemize}", "}"]
     return "\n".join(lines)
 
 

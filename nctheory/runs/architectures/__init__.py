@@ -5,15 +5,15 @@ Every network ends in the linear classifier ``fc``: ``z = W h + b`` with ``W = f
 :func:`nctheory.runs.models.classifier_from_output` (the tracker's search through the
 autograd graph) and :func:`nctheory.runs.models.find_last_linear` both find.
 
-==============  =====================================================  ============  ========
-name            network                                                ``width``     inputs
-==============  =====================================================  ============  ========
-``mlp``         3 hidden ReLU layers (:class:`MLP`)                    units (64)    any
-``cnn``         2 convolutions, pooling, 1 hidden layer (:class:`SmallCNN`) units (64)  1-D, 2-D
-``resnet``      CIFAR ResNet-8 with basic blocks (:class:`SmallResNet`)  channels (16) 1-D, 2-D
-``resnet18``    torchvision's ``resnet18(num_classes=K)``, stem fitted  --           1-D, 2-D
-``vgg``         VGG-style with batch norm (:class:`SmallVGG`)           channels (16) 1-D, 2-D
-==============  =====================================================  ============  ========
+* ``mlp`` -- 3 hidden ReLU layers of ``width`` units (64), :class:`MLP`; any input.
+* ``cnn`` -- two convolutions, pooling, a hidden layer of ``width`` units (64),
+  :class:`SmallCNN`; 1-D and 2-D inputs.
+* ``resnet`` -- the CIFAR ResNet-8 with basic blocks and ``width`` base channels (16),
+  :class:`SmallResNet`; 1-D and 2-D inputs.
+* ``resnet18`` -- torchvision's ``resnet18(num_classes=K)`` with its stem fitted to the input
+  (no ``width``); 1-D and 2-D inputs.
+* ``vgg`` -- VGG-style with batch norm and ``width`` base channels (16), :class:`SmallVGG`;
+  1-D and 2-D inputs.
 
 ("1-D": (C, L) sequences, and (dim,) vectors read as (1, dim); "2-D": (C, H, W) images.)
 ``gaussian_mlp`` is the MLP under its older name.
@@ -21,9 +21,10 @@ name            network                                                ``width``
 Batch norm (``resnet``, ``resnet18``, ``vgg``): training steps normalise with the statistics
 of the minibatch; the collapse metrics are taken with the network in evaluation mode
 (:meth:`nctheory.runs.training.runners.TorchNetworkRunner.features_and_logits`), i.e. with
-the running averages (momentum 0.1), the features the trained network computes at test
-time, as in Papyan, Han & Donoho (2020). Early in a run those averages still carry their
-initial values (weight 0.9^t after t steps).
+the running averages (momentum 0.1): the features the network computes at inference, the
+same for every sample whatever batch it comes in. Early in a run those averages still carry
+their initial values (mean 0, variance 1) with weight 0.9^t after t steps (0.59 after 5
+steps, below 1e-4 after 90), so short runs measure features normalised partly by them.
 """
 
 from __future__ import annotations
@@ -36,8 +37,17 @@ from torch import nn
 from nctheory.errors import NCTheoryError
 from nctheory.runs.architectures.cnn import DigitsCNN, SmallCNN
 from nctheory.runs.architectures.mlp import MLP
-from nctheory.runs.architectures.resnet import BasicBlock, SmallResNet, import_torchvision_resnet18, torchvision_resnet18
-from nctheory.runs.architectures.shapes import check_input_shape, check_torch_dtype, count_parameters
+from nctheory.runs.architectures.resnet import (
+    BasicBlock,
+    SmallResNet,
+    import_torchvision_resnet18,
+    torchvision_resnet18,
+)
+from nctheory.runs.architectures.shapes import (
+    check_input_shape,
+    check_torch_dtype,
+    count_parameters,
+)
 from nctheory.runs.architectures.vgg import SmallVGG
 
 ARCHITECTURES = ("mlp", "cnn", "resnet", "resnet18", "vgg")
@@ -83,6 +93,19 @@ def build_model(name: str, input_shape, num_classes: int, width: int | None = No
     return cls(shape, num_classes, width=width, dtype=dtype)
 
 
-__all__ = ["ALIASES", "ARCHITECTURES", "BasicBlock", "DEFAULT_WIDTHS", "DigitsCNN", "MLP", "SmallCNN",
-           "SmallResNet", "SmallVGG", "build_model", "check_input_shape", "count_parameters",
-           "import_torchvision_resnet18", "torchvision_resnet18"]
+__all__ = [
+    "ALIASES",
+    "ARCHITECTURES",
+    "DEFAULT_WIDTHS",
+    "MLP",
+    "BasicBlock",
+    "DigitsCNN",
+    "SmallCNN",
+    "SmallResNet",
+    "SmallVGG",
+    "build_model",
+    "check_input_shape",
+    "count_parameters",
+    "import_torchvision_resnet18",
+    "torchvision_resnet18",
+]

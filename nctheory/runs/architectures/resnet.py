@@ -25,7 +25,13 @@ import sys
 from torch import nn
 
 from nctheory.errors import NCTheoryError
-from nctheory.runs.architectures.shapes import ViewAs, as_input, check_input_shape, conv_view, layers
+from nctheory.runs.architectures.shapes import (
+    ViewAs,
+    as_input,
+    check_input_shape,
+    conv_view,
+    layers,
+)
 
 SMALL_IMAGE_SIDE = 64
 

@@ -17,11 +17,22 @@ Nothing is ever downloaded and nothing is written to disk.
 from __future__ import annotations
 
 from nctheory.errors import NCTheoryError
-from nctheory.runs.datasets.base import Dataset, balanced_subset, check_dtype, check_seed, standardise
+from nctheory.runs.datasets.base import (
+    Dataset,
+    balanced_subset,
+    check_dtype,
+    check_seed,
+    standardise,
+)
 from nctheory.runs.datasets.checks import check_user_tensors
 from nctheory.runs.datasets.digits import load_digits_data
 from nctheory.runs.datasets.gaussian import gaussian_mixture
-from nctheory.runs.datasets.image_folders import IMAGE_SETS, load_image_folder, read_cifar_batch, read_idx
+from nctheory.runs.datasets.image_folders import (
+    IMAGE_SETS,
+    load_image_folder,
+    read_cifar_batch,
+    read_idx,
+)
 from nctheory.runs.datasets.mnist1d import load_mnist1d
 
 DATASETS = ("digits", "mnist1d", "gaussian", "mnist", "fashion_mnist", "cifar10")
@@ -81,6 +92,21 @@ def load_dataset(name: str, *, data_root=None, dtype: str = "float64", seed: int
     return load_mnist1d(dtype=dtype, seed=seed, samples_per_class=samples_per_class)
 
 
-__all__ = ["DATASETS", "Dataset", "GAUSSIAN_SIZES", "IMAGE_SETS", "balanced_subset", "check_dtype", "check_seed",
-           "check_user_tensors", "gaussian_mixture", "load_dataset", "load_digits_data", "load_image_folder",
-           "load_mnist1d", "read_cifar_batch", "read_idx", "standardise"]
+__all__ = [
+    "DATASETS",
+    "GAUSSIAN_SIZES",
+    "IMAGE_SETS",
+    "Dataset",
+    "balanced_subset",
+    "check_dtype",
+    "check_seed",
+    "check_user_tensors",
+    "gaussian_mixture",
+    "load_dataset",
+    "load_digits_data",
+    "load_image_folder",
+    "load_mnist1d",
+    "read_cifar_batch",
+    "read_idx",
+    "standardise",
+]

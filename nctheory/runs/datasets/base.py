@@ -20,7 +20,8 @@ class Dataset:
 
     Attributes:
         name: a short description ("digits", "gaussian_mixture(K=5, dim=20)", "user").
-        X: training inputs, shape (N, p): every sample flattened to ``p`` features.
+        X: training inputs, shape (N, p) -- every sample flattened to ``p`` features, as the
+            loaders return them -- or (N, *input_shape).
         y: training labels in [0, K), shape (N,), int64.
         num_classes: K.
         X_test, y_test: held-out inputs and labels, or None.

@@ -12,7 +12,13 @@ import numbers
 import numpy as np
 
 from nctheory.errors import NCTheoryError
-from nctheory.runs.datasets.base import Dataset, balanced_subset, check_dtype, check_seed, standardise
+from nctheory.runs.datasets.base import (
+    Dataset,
+    balanced_subset,
+    check_dtype,
+    check_seed,
+    standardise,
+)
 
 INPUT_SHAPE = (1, 8, 8)
 

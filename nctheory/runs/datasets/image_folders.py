@@ -28,7 +28,13 @@ import pickle
 import numpy as np
 
 from nctheory.errors import NCTheoryError
-from nctheory.runs.datasets.base import Dataset, balanced_subset, check_dtype, check_seed, standardise
+from nctheory.runs.datasets.base import (
+    Dataset,
+    balanced_subset,
+    check_dtype,
+    check_seed,
+    standardise,
+)
 
 #: data set name -> (folder under data_root, input shape)
 IMAGE_SETS = {"mnist": ("MNIST/raw", (1, 28, 28)), "fashion_mnist": ("FashionMNIST/raw", (1, 28, 28)),
@@ -64,17 +70,17 @@ def read_idx(path: str) -> np.ndarray:
 class _ArrayUnpickler(pickle.Unpickler):
     """Builds only what a CIFAR batch holds: numpy arrays (and plain Python values)."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    _ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                          ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
         if module == "numpy.core.multiarray":  # written by numpy 1.x; numpy 2 moved it
             try:
-                import numpy._core.multiarray as multiarray
+                from numpy._core import multiarray
             except ImportError:
-                import numpy.core.multiarray as multiarray
+                from numpy.core import multiarray
             return getattr(multiarray, name)
         return super().find_class(module, name)
 
@@ -163,5 +169,5 @@ def load_image_folder(name: str, data_root: str, dtype: str = "float64", seed: i
             raise NCTheoryError(f"data_root={data_root!r}: the {name} training files have no image of class {k}")
     keep = balanced_subset(y, samples_per_class, _NUM_CLASSES, seed, name)
     X, X_test = standardise(X[keep], X_test, (0, 2, 3), np_dtype)
-    flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
+    flat = lambda a: a.reshape(a.shape[0], -1)
     return Dataset(name, flat(X), y[keep], _NUM_CLASSES, flat(X_test), y_test, IMAGE_SETS[name][1])

@@ -16,7 +16,13 @@ import random
 import numpy as np
 
 from nctheory.errors import NCTheoryError
-from nctheory.runs.datasets.base import Dataset, balanced_subset, check_dtype, check_seed, standardise
+from nctheory.runs.datasets.base import (
+    Dataset,
+    balanced_subset,
+    check_dtype,
+    check_seed,
+    standardise,
+)
 
 INPUT_SHAPE = (1, 40)
 

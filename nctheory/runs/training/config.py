@@ -66,6 +66,17 @@ def _flag(value, name):
     return value
 
 
+def _loaded_for(data, dataset: str) -> bool:
+    """Whether ``data`` is a :class:`~nctheory.runs.data.Dataset` loaded for ``dataset`` (its
+    name: the data set's, or "gaussian_mixture(...)" for "gaussian"), as a sweep passes the
+    data it loaded once for many runs."""
+    from nctheory.runs.data import Dataset
+
+    if not isinstance(data, Dataset):
+        return False
+    return data.name == dataset or (dataset == "gaussian" and data.name.startswith("gaussian_mixture("))
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything about a training run except the optimizer.
@@ -84,7 +95,8 @@ class RunConfig:
             other sets (and their subsets) are the same for every run seed (data seed 0).
         data_root: the local folder holding "mnist", "fashion_mnist" or "cifar10" in
             torchvision's layout (required for them; nothing is downloaded).
-        data: instead of ``dataset``, a :class:`nctheory.runs.data.Dataset` or ``(X, y)``.
+        data: instead of ``dataset``, a :class:`nctheory.runs.data.Dataset` or ``(X, y)``
+            (with ``dataset`` only the Dataset loaded for it, which is then used as is).
             Not used by the UFM.
         num_classes, dim, samples_per_class: sizes (UFM defaults K=5, d=16, n=8; Gaussian
             K=5, dim=20, n=50). For the other data sets ``samples_per_class`` takes a
@@ -202,8 +214,6 @@ class RunConfig:
             if self.dim is not None:
                 raise NCTheoryError(f"dim does not apply to dataset={dataset!r} (its inputs have a fixed shape); "
                                     f"it sets the input dimension of dataset='gaussian'")
-        if model in NETWORK_MODELS and self.data is not None and self.samples_per_class is not None:
-            raise NCTheoryError("samples_per_class does not apply with data= (it sizes the built-in data sets)")
 
     def _check_dataset(self):
         """``dataset`` and ``data_root``: known names, where they apply; returns data_root as a str."""
@@ -216,8 +226,9 @@ class RunConfig:
             if self.model not in NETWORK_MODELS:
                 raise NCTheoryError(f"dataset does not apply to model={self.model!r}; it is for the networks "
                                     f"{', '.join(map(repr, NETWORK_MODELS))}")
-            if self.data is not None:
-                raise NCTheoryError("give dataset=NAME or data=(X, y) / a Dataset, not both")
+            if self.data is not None and not _loaded_for(self.data, dataset):
+                raise NCTheoryError(f"give dataset={dataset!r} or data=(X, y) / a Dataset, not both (data may be "
+                                    f"given with dataset only as the Dataset loaded for it, named {dataset!r})")
             if self.model == "gaussian_mlp" and dataset != "gaussian":
                 raise NCTheoryError(f"model='gaussian_mlp' is the MLP on dataset='gaussian', got dataset={dataset!r}; "
                                     f"use model='mlp' with dataset={dataset!r}")
@@ -237,11 +248,13 @@ class RunConfig:
     def dataset_name(self) -> str | None:
         """The built-in data set the run trains on: ``dataset``, else "gaussian" for
         "gaussian_mlp" and "digits" for the other networks; None for the UFM, the user's
-        model and runs given ``data``."""
-        if self.model not in NETWORK_MODELS or self.data is not None:
+        model and runs given ``data`` (without ``dataset``)."""
+        if self.model not in NETWORK_MODELS:
             return None
         if self.dataset is not None:
             return self.dataset
+        if self.data is not None:
+            return None
         return "gaussian" if self.model == "gaussian_mlp" else "digits"
 
     def target(self) -> Backend:

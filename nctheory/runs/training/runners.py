@@ -250,12 +250,13 @@ def run_dataset(config: RunConfig, dtype: str):
     of :meth:`RunConfig.gaussian_sizes`; the other sets with data seed 0 (the same split
     and subset for every run seed) and ``samples_per_class`` as the balanced subset size.
     ``X`` and ``y`` of the result are torch tensors (checked by
-    :func:`~nctheory.runs.data.check_user_tensors`).
+    :func:`~nctheory.runs.data.check_user_tensors`), ``X`` of shape (N, *input_shape), so
+    that ``Dataset(name, X, y, K)`` made from them keeps the input shape.
     """
     from nctheory.runs.data import Dataset, check_user_tensors, load_dataset
 
     data, num_classes = config.data, config.num_classes
-    if data is None:
+    if data is None:  # a built-in data set
         name = config.dataset_name()
         if name == "gaussian":
             sizes = config.gaussian_sizes()
@@ -272,6 +273,8 @@ def run_dataset(config: RunConfig, dtype: str):
     else:
         raise NCTheoryError("data must be a nctheory.runs.data.Dataset or a pair (X, y)")
     X, y, K = check_user_tensors(X, y, num_classes)
+    if shape is not None:
+        X = X.reshape(X.shape[0], *shape)
     return Dataset(name, X, y, K, input_shape=shape)
 
 

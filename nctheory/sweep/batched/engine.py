@@ -127,6 +127,9 @@ def train_group(group) -> tuple[list, float]:
     from nctheory.sweep.batched.stacking import StackedHyperparameters
 
     config, target = group[0].config, group[0].target
+    if any(p.key() != group[0].key() for p in group[1:]):
+        raise NCTheoryError("train_group needs runs that differ only in hyperparameter values and seeds; "
+                            "run_batch splits any list into such groups")
     with _cpu_threads(config.num_threads if target.device == "cpu" else None):
         model, num_classes, description = build_model(group)
         if config.batch_size is not None and config.batch_size > model.num_samples:

@@ -29,24 +29,34 @@ class Unbatchable(NCTheoryError):
     """These runs cannot be batched; the message says why (they then run one at a time)."""
 
 
+def _with_data(config, loaded):
+    """``config`` with the Dataset loaded for it passed as ``data`` (loaded once per seed),
+    naming the data set as well so that the record's description is the one-run record's."""
+    name = config.dataset_name()
+    if name is not None:
+        try:
+            return config.replace(data=loaded, dataset=name)
+        except NCTheoryError:
+            pass
+    return config.replace(data=loaded)
+
+
 class TorchNetworkBatch:
     """Stacked networks; ``specs`` and ``configs`` are the runs' (same shapes)."""
 
     def __init__(self, specs, configs, target):
         import torch
 
-        from nctheory.runs.data import Dataset
-        from nctheory.runs.training.runners import dataset_arrays, make_runner
+        from nctheory.runs.training.runners import make_runner, run_dataset
 
         self.torch, self.target = torch, target
         self.loss, self.eps = configs[0].loss, configs[0].label_smoothing
         data, runners = {}, []
         for spec, config in zip(specs, configs):
             if config.seed not in data:
-                X, y, K, name = dataset_arrays(config, target.dtype)
-                data[config.seed] = Dataset(name, X, y, K)
+                data[config.seed] = run_dataset(config, target.dtype)
             torch.manual_seed(config.seed)
-            runner, self.num_classes, description = make_runner(spec, target, config.replace(data=data[config.seed]))
+            runner, self.num_classes, description = make_runner(spec, target, _with_data(config, data[config.seed]))
             runners.append((runner, description))
         template = runners[0][0]
         if any(True for _ in template.net.buffers()):

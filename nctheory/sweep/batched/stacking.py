@@ -111,20 +111,21 @@ class StackedHyperparameters:
     def at_step(self, t: int) -> None:
         """Use the learning rates of step ``t`` from now on."""
         self._step = t
-        self._views = {}
 
     def for_ndim(self, ndim: int) -> dict:
         """Name -> array of shape ``(R,) + (1,) * (ndim - 1)`` for a stacked parameter with
         ``ndim`` axes (the run axis included); ``"lr"`` is the current step's."""
-        views = self._views.get(ndim)
-        if views is None:
+        cached = self._views.get(ndim)
+        if cached is None:
             shape = (self.size,) + (1,) * (ndim - 1)
-            arrays = dict(self.arrays)
-            if self._step is not None:
-                arrays["lr"] = self.rates[:, self._step]
-            views = {name: a.reshape(shape) for name, a in arrays.items()}
-            self._views[ndim] = views
-        return views
+            constant = {name: a.reshape(shape) for name, a in self.arrays.items()}
+            # every step's learning rates at once: (steps, R, 1, ..., 1), indexed per step
+            rates = self.rates.T.reshape((self.rates.shape[1],) + shape)
+            cached = self._views[ndim] = (constant, rates)
+        constant, rates = cached
+        if self._step is None:
+            return constant
+        return {**constant, "lr": rates[self._step]}
 
     def floats(self, r: int) -> dict:
         """Run ``r``'s hyperparameters as Python floats (what the one-run step receives)."""

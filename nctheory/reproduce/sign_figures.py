@@ -1,0 +1,109 @@
+"""Figures of the sign-scaling claim: plateau vs lr (coupled and decoupled), decoupled plateau
+vs weight decay, the parity of K, and the decoupled trajectories in decay time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nctheory.reproduce.figures import FAMILY_COLOURS, PALETTE, pyplot, save
+from nctheory.reproduce.measure import series
+
+
+def figures(claim, outdir) -> list:
+    if not claim.table:
+        return []
+    return [_laws(claim, outdir), _trajectories(claim, outdir)]
+
+
+def _scan_plot(ax, scans, facts, vary, coupling, colour, label):
+    for s in scans:
+        ids = set(s["run_ids"])
+        pts = [f for f in facts if f["run_id"] in ids]
+        ax.scatter([f[vary] for f in pts], [f["plateau"] for f in pts], color=colour, s=16, alpha=0.6)
+        ax.plot(s["x"], s["median"], color=colour, marker="o", label=f"{label}: slope {s['slope']:.2f}")
+
+
+def _guide(ax, xs, ys, slope, text):
+    xs = np.asarray(xs, float)
+    anchor = np.exp(np.mean(np.log(ys)) - slope * np.mean(np.log(xs)))
+    grid = np.geomspace(xs.min() / 1.3, xs.max() * 1.3, 20)
+    ax.plot(grid, anchor * grid ** slope, color="0.4", ls=":", lw=1, label=text)
+
+
+def _laws(claim, outdir):
+    plt = pyplot()
+    facts, derived = claim.table, claim.derived
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    ax = axes[0]
+    for s in derived["coupled_scans"]:
+        _guide(ax, s["x"], s["median"], 1.0, "slope 1 (predicted, coupled)")
+    for s in derived["decoupled_scans"]:
+        _guide(ax, s["x"], s["median"], 0.0, "slope 0 (predicted, decoupled)")
+    _scan_plot(ax, derived["coupled_scans"], facts, "lr", "coupled", FAMILY_COLOURS["sign_coupled"], "coupled SignGD")
+    _scan_plot(ax, derived["decoupled_scans"], facts, "lr", "decoupled", FAMILY_COLOURS["sign_decoupled"],
+               "decoupled SignGD")
+    floors = {f["floor"] for f in facts if f["floor"] and any(f["run_id"] in s["run_ids"]
+                                                               for s in derived["decoupled_scans"])}
+    for fl in floors:
+        ax.axhline(fl, color=FAMILY_COLOURS["sign_decoupled"], ls="--", lw=0.8, label=f"sqrt(d)/lambda = {fl:g}")
+    ax.set(xscale="log", yscale="log", xlabel="step size lr", ylabel="NC0 plateau (raw)",
+           title="NC0 plateau vs step size")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    for s in derived["lambda_scans"]:
+        _guide(ax, s["x"], s["median"], -1.0, "slope -1 (1/lambda, predicted)")
+    _scan_plot(ax, derived["lambda_scans"], facts, "weight_decay", "decoupled", FAMILY_COLOURS["sign_decoupled"],
+               "decoupled SignGD")
+    lam_facts = [f for s in derived["lambda_scans"] for f in facts if f["run_id"] in s["run_ids"]]
+    if lam_facts and lam_facts[0]["d"]:
+        grid = np.geomspace(min(f["weight_decay"] for f in lam_facts) / 1.3,
+                            max(f["weight_decay"] for f in lam_facts) * 1.3, 20)
+        ax.plot(grid, np.sqrt(lam_facts[0]["d"]) / grid, color=PALETTE[1], ls="--", lw=0.8,
+                label="sqrt(d)/lambda (parity bound, odd K)")
+    ax.set(xscale="log", yscale="log", xlabel="weight decay lambda", ylabel="NC0 plateau (raw)",
+           title="decoupled: NC0 plateau vs weight decay")
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    dec = [f for f in facts if f["coupling"] == "decoupled" and f["d"]]
+    Ks = sorted({f["K"] for f in dec})
+    for K in Ks:
+        pts = [f for f in dec if f["K"] == K]
+        ys = [f["plateau"] * f["weight_decay"] / np.sqrt(f["d"]) for f in pts]
+        colour = PALETTE[1] if K % 2 else PALETTE[0]
+        ax.scatter(np.full(len(ys), K) + np.linspace(-0.12, 0.12, len(ys)), ys, color=colour, s=22,
+                   label=("odd K" if K % 2 else "even K") if K in (min(k for k in Ks if k % 2 == K % 2),) else None)
+    ax.axhline(1.0, color="0.2", ls="--", lw=1, label="parity bound (odd K): 1")
+    ax.set(yscale="log", xlabel="number of classes K", ylabel="NC0 plateau / (sqrt(d) / lambda)",
+           title="decoupled SignGD: parity of K")
+    ax.set_xticks(Ks)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, outdir, "sign_scaling_laws")
+
+
+def _trajectories(claim, outdir):
+    """NC0(t) against decay time lr*wd*t: decoupled runs at different lr fall on one curve
+    (set by 1/lambda), coupled ones sink to an O(lr) floor."""
+    plt = pyplot()
+    facts = claim.table
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    scans = {"coupled": claim.derived["coupled_scans"], "decoupled": claim.derived["decoupled_scans"]}
+    for ax, (coupling, sc) in zip(axes, scans.items()):
+        ids = {i for s in sc for i in s["run_ids"]}
+        lrs = sorted({f["lr"] for f in facts if f["run_id"] in ids})
+        for k, lr in enumerate(lrs):
+            for f in [f for f in facts if f["run_id"] in ids and f["lr"] == lr]:
+                steps, nc0 = _series(claim, f)
+                ax.plot(steps * f["lr"] * f["weight_decay"], nc0, color=PALETTE[k % len(PALETTE)], lw=1, alpha=0.7,
+                        label=f"lr = {lr:g}" if f["seed"] == min(g["seed"] for g in facts if g["run_id"] in ids) else None)
+        ax.set(yscale="log", xlabel="decay time  lr x wd x step", ylabel="NC0 (raw)",
+               title=f"{coupling} SignGD: NC0 over decay time (seeds as lines)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, outdir, "sign_scaling_trajectories")
+
+
+def _series(claim, fact):
+    result = claim.derived["results"][fact["run_id"]]
+    steps, values = series(result, "nc0")
+    return steps, values
