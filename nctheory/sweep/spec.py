@@ -2,7 +2,7 @@
 
 A sweep is the union of *blocks*; a block is
 
-* ``product(**axes, *blocks)`` -- the Cartesian product of its axes (a list of values is an
+* ``product(*blocks, **axes)`` -- the Cartesian product of its axes (a list of values is an
   axis, a single value is an axis of length one) and of its child blocks, the first axis
   varying slowest as in :func:`itertools.product` (own keys before child blocks);
 * ``zip(**axes)`` -- equal-length lists advanced together (``lr`` paired with ``momentum``).

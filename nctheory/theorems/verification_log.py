@@ -69,7 +69,7 @@ def step_display(step) -> str:
     it would not fit the text width even broken across lines: the description says what
     was checked)."""
     display = _step_display(step)
-    return display if fits(display, margin=2) and display.count(r"\\") <= 8 else ""
+    return display if fits(display, margin=-2) and display.count(r"\\") <= 8 else ""
 
 
 def _step_display(step) -> str:
