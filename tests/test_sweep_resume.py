@@ -103,7 +103,7 @@ def test_sigkill_then_resume(tmp_path):
     assert 0 < len(before) < len(expected), f"kill came too late: {len(before)} of {len(expected)} runs done"
     assert set(before) <= expected and all(row["status"] == "finished" for row in before.values())
 
-    done = subprocess.run(sweep_command(spec, store, "--resume"), cwd=root, env=env, capture_output=True,
+    done = subprocess.run(sweep_command(spec, store, "--resume"), check=False, cwd=root, env=env, capture_output=True,
                           text=True, timeout=FINISH_TIMEOUT_S)
     assert done.returncode == 0, done.stderr
 

@@ -95,6 +95,8 @@ def _non_negative_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nctheory.runs.datasets import DATASETS
+    from nctheory.runs.training.config import MODELS
     from nctheory.theory.losses import LOSSES, runnable_losses
 
     p = _Parser(prog="python -m nctheory.check",
@@ -108,8 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     for hp, text in hyperparameter_options().items():
         p.add_argument("--" + hp.replace("_", "-"), dest=hp, type=float, default=None,
                        help=f"{text} (default: the spec's example value)")
-    p.add_argument("--model", choices=("ufm", "mlp", "cnn", "gaussian_mlp"), default="ufm",
-                   help="ufm: unconstrained features (K=5, d=16); mlp / cnn: digits; gaussian_mlp (default: ufm)")
+    p.add_argument("--model", choices=tuple(m for m in MODELS if m != "user"), default="ufm",
+                   help="ufm: unconstrained features (K=5, d=16); networks (mlp, cnn, resnet, resnet18, vgg) train "
+                        "on --dataset (default: digits); gaussian_mlp: an MLP on a Gaussian mixture (default: ufm)")
+    p.add_argument("--dataset", default=None, choices=DATASETS,
+                   help="the networks' data (default: digits); mnist, fashion_mnist and cifar10 are read from "
+                        "--data-root, never downloaded")
+    p.add_argument("--data-root", dest="data_root", default=None, metavar="DIR",
+                   help="folder holding MNIST/raw, FashionMNIST/raw or cifar-10-batches-py (torchvision's layout)")
+    p.add_argument("--samples-per-class", dest="samples_per_class", type=int, default=None,
+                   help="a seeded class-balanced training subset of this many samples per class (UFM: n)")
     p.add_argument("--backend", default="auto", help="auto, torch, numpy or cupy")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--dtype", default="float64", help="float64 (verification) or float32")
@@ -217,7 +227,8 @@ def _run_config(args, protocol=None, **fields):
         batch = LINEAR_DEFAULT_BATCH
     config = RunConfig(model=args.model, seed=args.seed, backend=args.backend, device=args.device, dtype=args.dtype,
                        loss=args.loss, label_smoothing=args.label_smoothing, batch_size=None,
-                       num_classes=args.num_classes, **fields)
+                       num_classes=args.num_classes, dataset=args.dataset, data_root=args.data_root,
+                       samples_per_class=args.samples_per_class, **fields)
     return config if batch is None else config.replace(batch_size=batch)
 
 

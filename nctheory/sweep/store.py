@@ -116,7 +116,8 @@ def git_state() -> tuple:
     package = Path(__file__).resolve().parents[1]
 
     def git(*args):
-        done = subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", "-C", str(package), *args], check=False, capture_output=True, text=True,
+                              timeout=10)
         return done.stdout.strip() if done.returncode == 0 else None
 
     try:
@@ -226,7 +227,7 @@ class ResultStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc) -> None:

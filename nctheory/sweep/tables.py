@@ -19,6 +19,7 @@ Columns of :func:`load`, in this order:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from nctheory.errors import NCTheoryError
@@ -116,7 +117,6 @@ def export(path, out, series: bool = False):
     ``series=False``: :func:`load`'s table; ``series=True``: :func:`load_series`'s. Returns
     the output path. Columns holding mixed Python types are written as text in Parquet.
     """
-    pd = _pandas()
     out = Path(out) if isinstance(out, (str, Path)) else None
     if out is None or out.suffix.lower() not in EXPORT_FORMATS:
         raise NCTheoryError(f"export file must end in {' or '.join(EXPORT_FORMATS)}, got {str(out) if out else out!r}")
@@ -130,7 +130,7 @@ def export(path, out, series: bool = False):
         raise NCTheoryError("Parquet export needs pyarrow: pip install 'nctheory[sweep]'") from None
     for column in frame.columns:
         if frame[column].dtype == object:
-            kinds = {type(v) for v in frame[column] if v is not None and not (isinstance(v, float) and v != v)}
+            kinds = {type(v) for v in frame[column] if v is not None and not (isinstance(v, float) and math.isnan(v))}
             if len(kinds) > 1:
                 frame[column] = frame[column].map(lambda v: None if v is None else str(v))
     frame.to_parquet(out, index=False)
@@ -142,7 +142,7 @@ TIMING_COLUMNS = ("wall_time_s", "created_at", "updated_at")
 
 
 def _same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True  # NaN == NaN here: both undefined
     return type(a) is type(b) and a == b
 
