@@ -124,7 +124,8 @@ def test_momentum_too_short_is_inconclusive():
 
 
 # ---------------------------------------------------------------------- sign scaling
-def _sign_runs(coupled_law=lambda lr: 6.0 * lr, decoupled_law=lambda lr, wd: 17.0 / wd, K_values=(5,), decay=5.0):
+def _sign_runs(coupled_law=lambda lr: 6.0 * lr, decoupled_law=lambda lr, wd: 17.0 / wd, K_values=(5,), decay=5.0,
+               wiggle=0.0):
     out = []
     for seed in (0, 1):
         for lr in (1e-2, 5e-3, 2.5e-3):
@@ -136,7 +137,7 @@ def _sign_runs(coupled_law=lambda lr: 6.0 * lr, decoupled_law=lambda lr, wd: 17.
                                                                           "steps": steps}, steps, steps // 50, curves))
         for wd in (2.5e-2, 1e-1):
             steps = int(decay / (1e-2 * wd))
-            curves = {"nc0": lambda t, p=decoupled_law(1e-2, wd): p * np.ones_like(t),
+            curves = {"nc0": lambda t, p=decoupled_law(1e-2, wd): p * (1 + wiggle * np.sin(t / 37.0)),
                       "nc0_rel": lambda t: 0.9 * np.ones_like(t)}
             out.append(result("signgd_decoupled", {"lr": 1e-2, "weight_decay": wd},
                               {"model": "ufm", "seed": seed, "steps": steps}, steps, steps // 50, curves))
@@ -144,7 +145,7 @@ def _sign_runs(coupled_law=lambda lr: 6.0 * lr, decoupled_law=lambda lr, wd: 17.
             if K == 5:
                 continue
             steps = int(decay / (1e-2 * 5e-2))
-            curves = {"nc0": lambda t, p=decoupled_law(1e-2, 5e-2): p * np.ones_like(t)}
+            curves = {"nc0": lambda t, p=decoupled_law(1e-2, 5e-2): p * (1 + wiggle * np.sin(t / 37.0))}
             out.append(result("signgd_decoupled", {"lr": 1e-2, "weight_decay": 5e-2},
                               {"model": "ufm", "seed": seed, "steps": steps, "num_classes": K}, steps, steps // 50,
                               curves))
@@ -170,6 +171,13 @@ def test_sign_scaling_too_short_is_inconclusive():
     claim = sign_scaling.analyse(_sign_runs(decay=1.0))  # one decay time constant, not five
     assert claim.verdict == "inconclusive"
     assert "decay time constants lr x wd x steps from 1" in claim.regime
+
+
+def test_sign_scaling_changing_sign_pattern_is_left_out():
+    claim = sign_scaling.analyse(_sign_runs(K_values=(5, 7), wiggle=0.3))  # NC0 still moving by +-30%
+    lam = claim.finding("decoupled_one_over_lambda")
+    assert lam.verdict == "inconclusive" and "sign pattern still changing" in lam.evidence
+    assert "left out" in claim.finding("parity_bound").evidence
 
 
 # ---------------------------------------------------------------------- necessity

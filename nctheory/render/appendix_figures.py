@@ -61,14 +61,15 @@ def trajectory_figure(curves, path) -> Path:
         for (label, steps, measured, predicted), colour in zip(curves, COLOURS):
             start = float(measured[0])
             every = max(1, len(steps) // 25)
-            ax.plot(steps, np.asarray(predicted) / start, color=colour, label=f"{label}: predicted")
+            ax.plot(steps, np.asarray(predicted) / start, color=colour, label=label)
             ax.plot(steps[::every], np.asarray(measured)[::every] / start, "o", color=colour, markersize=3,
-                    markerfacecolor="none", label=f"{label}: measured")
+                    markerfacecolor="none")
         ax.set_yscale("log")
         ax.set_xlabel("step $t$")
         ax.set_ylabel(r"$\mathrm{NC}_0(W_t)\,/\,\mathrm{NC}_0(W_0)$")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(ncol=2, frameon=False, loc="lower left")
+        ax.legend(ncol=2, frameon=False, loc="lower left", title="line: predicted, circles: measured",
+                  title_fontsize=7.5)
         fig.tight_layout()
         return _save(fig, plt, path)
 
@@ -80,7 +81,7 @@ def rate_figure(panels, eta_lambda: float, path) -> Path:
 
     mu = np.linspace(0.0, 0.995, 800)
     with _pyplot() as plt:
-        fig, axes = plt.subplots(1, len(panels), figsize=(5.6, 3.0), sharey=True)
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.6, 3.4), sharey=True)
         axes = np.atleast_1d(axes)
         for ax, (title, spec, marks) in zip(axes, panels):
             rates = region_map(spec, momentum=mu).rate
@@ -94,10 +95,10 @@ def rate_figure(panels, eta_lambda: float, path) -> Path:
             ax.set_xticks([0, 0.5, 1])
             ax.set_ylim(0.7, 1.02)
             ax.grid(True, alpha=0.3)
-            ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.27), fontsize=7)
+            ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=7)
         axes[0].set_ylabel(r"rate $\rho$ (spectral radius)")
         fig.suptitle(rf"$\eta\lambda = {eta_lambda:g}$, dampening $\tau = 0$", fontsize=8.5)
-        fig.tight_layout(rect=(0, 0, 1, 0.97))
+        fig.subplots_adjust(left=0.1, right=0.98, top=0.86, bottom=0.42, wspace=0.25)
         return _save(fig, plt, path)
 
 
@@ -187,9 +188,12 @@ def write_figures(directory: Path, rows, eta_lambda: float = 0.05) -> list:
     """Write the three figures into ``directory``; returns ``[(name, caption LaTeX)]``."""
     from nctheory.optimizers import optimizer
 
-    curves = [(row.optimizer.replace("_", " "), row.series["steps"], row.series["measured_nc0"],
-               row.series["predicted_nc0"]) for row in rows
-              if not row.control and "predicted_nc0" in row.series][:5]
+    curves, seen = [], set()
+    for row in rows:  # one curve per distinct rate (runs with equal rates would hide each other)
+        if not row.control and "predicted_nc0" in row.series and row.predicted not in seen and len(curves) < 5:
+            seen.add(row.predicted)
+            curves.append((row.optimizer.replace("_", " "), row.series["steps"], row.series["measured_nc0"],
+                           row.series["predicted_nc0"]))
     out = []
     if curves:
         trajectory_figure(curves, Path(directory) / "nc0_trajectories.pdf")

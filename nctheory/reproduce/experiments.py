@@ -101,11 +101,12 @@ def load_sweep(experiment: str, variant: str, data_root=None, spec_dir=None):
 FILE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 
 
-def execute(runs, store_path, progress: bool = True) -> None:
-    """Run ``runs`` into the store (resuming it: runs already done there are not redone)."""
+def execute(runs, store_path, progress: bool = True):
+    """Run ``runs`` into the store (resuming it: runs already done there are not redone);
+    returns the :class:`~nctheory.sweep.execute.SweepSummary` (``skipped``: runs reused)."""
     from nctheory.sweep.execute import run_sweep
 
-    run_sweep(runs, store_path, resume=True, progress=progress)
+    return run_sweep(runs, store_path, resume=True, progress=progress)
 
 
 def results_for(runs, store_path) -> list:

@@ -55,7 +55,7 @@ def reproduce(variant: str = "quick", out=None, claims=None, store=None, resume:
     out.mkdir(parents=True, exist_ok=True)
     facts = machine_facts()
     started = time.perf_counter()
-    runs_by_experiment, timings = {}, {}
+    runs_by_experiment, timings, reused = {}, {}, 0
     stems, skipped = [], {}
     for e in ex.experiments_for(names, variant, spec_dir):
         if data_root is None and ex.needs_data_root(e, variant, spec_dir):
@@ -68,7 +68,8 @@ def reproduce(variant: str = "quick", out=None, claims=None, store=None, resume:
         t0 = time.perf_counter()
         if progress:
             print(f"[reproduce] {experiment}: {len(runs)} runs ({sweep_name})", file=sys.stderr, flush=True)
-        ex.execute(runs, store, progress=progress)
+        summary = ex.execute(runs, store, progress=progress)
+        reused += summary.skipped
         timings[experiment] = time.perf_counter() - t0
         runs_by_experiment[experiment] = runs
     train_time = time.perf_counter() - started
@@ -102,7 +103,9 @@ def reproduce(variant: str = "quick", out=None, claims=None, store=None, resume:
                      f"{total - train_time:.0f} s",
         "load average at the end": load_end,
         **({"skipped experiments": "; ".join(f"{e}: {why}" for e, why in skipped.items())} if skipped else {}),
-        "runs": ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" (store `{store}`)"})
+        "runs": ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" (store `{store}`)"
+                + (f"; {reused} of them reused from the store (--resume), so the training time above does not "
+                   f"include them" if reused else "")})
     context = {"variant": variant, "facts": facts,
                "command": command or f"python -m nctheory.reproduce{' --quick' if variant == 'quick' else ''}"}
     (out / "report.md").write_text(markdown(claims_out, context, out), encoding="utf-8")

@@ -20,7 +20,10 @@ def _scan_plot(ax, scans, facts, vary, coupling, colour, label):
         ids = set(s["run_ids"])
         pts = [f for f in facts if f["run_id"] in ids]
         ax.scatter([f[vary] for f in pts], [f["plateau"] for f in pts], color=colour, s=16, alpha=0.6)
-        ax.plot(s["x"], s["median"], color=colour, marker="o", label=f"{label}: slope {s['slope']:.2f}")
+        for f in s["dropped"]:
+            ax.scatter([f[vary]], [f["plateau"]], s=22, facecolors="none", edgecolors=colour, alpha=0.8)
+        if s["x"]:
+            ax.plot(s["x"], s["median"], color=colour, marker="o", label=f"{label}: slope {s['slope']:.2f}")
 
 
 def _guide(ax, xs, ys, slope, text):
@@ -36,9 +39,11 @@ def _laws(claim, outdir):
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
     ax = axes[0]
     for s in derived["coupled_scans"]:
-        _guide(ax, s["x"], s["median"], 1.0, "slope 1 (predicted, coupled)")
+        if s["x"]:
+            _guide(ax, s["x"], s["median"], 1.0, "slope 1 (predicted, coupled)")
     for s in derived["decoupled_scans"]:
-        _guide(ax, s["x"], s["median"], 0.0, "slope 0 (predicted, decoupled)")
+        if s["x"]:
+            _guide(ax, s["x"], s["median"], 0.0, "slope 0 (predicted, decoupled)")
     _scan_plot(ax, derived["coupled_scans"], facts, "lr", "coupled", FAMILY_COLOURS["sign_coupled"], "coupled SignGD")
     _scan_plot(ax, derived["decoupled_scans"], facts, "lr", "decoupled", FAMILY_COLOURS["sign_decoupled"],
                "decoupled SignGD")
@@ -51,10 +56,12 @@ def _laws(claim, outdir):
     ax.legend(fontsize=7)
     ax = axes[1]
     for s in derived["lambda_scans"]:
-        _guide(ax, s["x"], s["median"], -1.0, "slope -1 (1/lambda, predicted)")
+        if s["x"]:
+            _guide(ax, s["x"], s["median"], -1.0, "slope -1 (1/lambda, predicted)")
     _scan_plot(ax, derived["lambda_scans"], facts, "weight_decay", "decoupled", FAMILY_COLOURS["sign_decoupled"],
                "decoupled SignGD")
-    lam_facts = [f for s in derived["lambda_scans"] for f in facts if f["run_id"] in s["run_ids"]]
+    lam_facts = [f for s in derived["lambda_scans"] for f in facts
+                 if f["run_id"] in s["run_ids"] or f in s["dropped"]]
     if lam_facts and lam_facts[0]["d"]:
         grid = np.geomspace(min(f["weight_decay"] for f in lam_facts) / 1.3,
                             max(f["weight_decay"] for f in lam_facts) * 1.3, 20)
@@ -68,13 +75,18 @@ def _laws(claim, outdir):
     Ks = sorted({f["K"] for f in dec})
     for K in Ks:
         pts = [f for f in dec if f["K"] == K]
-        ys = [f["plateau"] * f["weight_decay"] / np.sqrt(f["d"]) for f in pts]
+        ys = np.array([f["plateau"] * f["weight_decay"] / np.sqrt(f["d"]) for f in pts])
+        xs = np.full(len(ys), K) + np.linspace(-0.15, 0.15, len(ys))
+        conv = np.array([f["converged"] for f in pts], bool)
         colour = PALETTE[1] if K % 2 else PALETTE[0]
-        ax.scatter(np.full(len(ys), K) + np.linspace(-0.12, 0.12, len(ys)), ys, color=colour, s=22,
-                   label=("odd K" if K % 2 else "even K") if K in (min(k for k in Ks if k % 2 == K % 2),) else None)
+        first = K == min(k for k in Ks if k % 2 == K % 2)
+        ax.scatter(xs[conv], ys[conv], color=colour, s=24,
+                   label=(f"{'odd' if K % 2 else 'even'} K, pattern settled" if first else None))
+        ax.scatter(xs[~conv], ys[~conv], facecolors="none", edgecolors=colour, s=24,
+                   label=(f"{'odd' if K % 2 else 'even'} K, pattern still changing" if first else None))
     ax.axhline(1.0, color="0.2", ls="--", lw=1, label="parity bound (odd K): 1")
     ax.set(yscale="log", xlabel="number of classes K", ylabel="NC0 plateau / (sqrt(d) / lambda)",
-           title="decoupled SignGD: parity of K")
+           title="decoupled SignGD: parity of K (all lr, wd)")
     ax.set_xticks(Ks)
     ax.legend(fontsize=7)
     fig.tight_layout()

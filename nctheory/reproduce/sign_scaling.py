@@ -17,6 +17,16 @@ sign verdict's (:mod:`nctheory.verdict.sign`, where they are justified); the lam
 window is the coupled window mirrored about the predicted -1. A run counts once its decay has
 acted for :data:`MIN_DECAY_TIMES` time constants ``1/(eta lambda)`` (``(1 - a)^t < e^-5 < 1%``:
 the initial condition is forgotten) and it is in the terminal phase.
+
+The decoupled limit ``-sigma/lambda`` and the parity bound need the sign pattern to be
+eventually constant with no zero gradient entry. A decoupled run has *converged* (its pattern
+settled) when NC0 varies by at most :data:`CONVERGED_SPREAD` (relative) over its final window:
+a constant pattern leaves only the decaying transient ``(1 - a)^t (s_0 - s_inf)``, which moves by
+``e^-4 - e^-5 = 1.2%`` of the offset over the last of five time constants (3% for an offset
+2.5 times the limit); a changing pattern moves NC0 by 10-80% there (measured). Runs that have not are reported and not used for the 1/lambda law and the
+parity bound (their hypothesis fails); where their training loss reached exactly 0 the
+report says why: the softmax saturated in floating point, the gradient has exact zeros,
+``sign(0) = 0`` and the pattern keeps changing.
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ TITLE = ("Sign-based scaling laws: the NC0 plateau is linear in the step size un
          "for odd K (parity of K).")
 MIN_DECAY_TIMES = 5.0
 LAMBDA_SLOPE_WINDOW = (-1.5, -0.5)
+#: Relative spread (max - min) / median of NC0 over the final window of a converged run.
+CONVERGED_SPREAD = 0.03
 
 
 def sign_runs(results):
@@ -56,12 +68,17 @@ def run_facts(result) -> dict:
     d = sizes.get("dim")
     phase = m.terminal_phase(result)
     times = lr * wd * result.steps_done
+    window = nc0[-max(1, int(math.ceil(m.PLATEAU_FRACTION * nc0.size))):] if nc0.size else nc0
+    spread = float((window.max() - window.min()) / plateau) if window.size and plateau > 0 else math.nan
+    _, loss = m.series(result, "loss")
     return {"run_id": result.run_id, "coupling": m.spec_of(result).family.coupling, "lr": lr, "weight_decay": wd,
             "seed": m.seed(result), "K": K, "d": d, "steps": result.steps_done, "plateau": plateau,
             "nc0_rel": m.plateau(result, "nc0_rel"), "settled": plateau >= SETTLED_MIN_RATIO * before,
             "decay_times": times, "tpt": phase["t_tpt"],
             "in_regime": phase["reached"] and times >= MIN_DECAY_TIMES,
-            "floor": parity_lower_bound(d, K, wd) if (d and K and wd > 0) else None, "_result": result}
+            "floor": parity_lower_bound(d, K, wd) if (d and K and wd > 0) else None, "spread": spread,
+            "converged": spread <= CONVERGED_SPREAD, "loss_hit_zero": bool(loss.size and loss.min() == 0.0),
+            "_result": result}
 
 
 def scans(facts, vary: str, coupling: str) -> list:
@@ -75,14 +92,17 @@ def scans(facts, vary: str, coupling: str) -> list:
     return [g for g in groups.values() if len({f[vary] for f in g}) >= MIN_STEP_SIZES]
 
 
-def fit(scan, vary: str) -> dict:
+def fit(scan, vary: str, converged_only: bool = False) -> dict:
+    dropped = [f for f in scan if converged_only and not f["converged"]]
+    scan = [f for f in scan if f not in dropped]
     xs = sorted({f[vary] for f in scan})
     medians = [float(np.median([f["plateau"] for f in scan if f[vary] == x])) for x in xs]
-    ok = all(p > 0 for p in medians)
+    ok = len(xs) >= MIN_STEP_SIZES and all(p > 0 for p in medians)
     slope = float(np.polyfit(np.log(xs), np.log(medians), 1)[0]) if ok else math.nan
     return {"x": xs, "median": medians, "slope": slope, "settled": all(f["settled"] for f in scan),
             "in_regime": all(f["in_regime"] for f in scan), "run_ids": [f["run_id"] for f in scan],
-            "rel_min": float(np.nanmin([f["nc0_rel"] for f in scan])), "increasing": bool(np.all(np.diff(medians) > 0))}
+            "rel_min": float(np.nanmin([f["nc0_rel"] for f in scan])) if scan else math.nan,
+            "increasing": bool(np.all(np.diff(medians) > 0)), "dropped": dropped, "enough": ok}
 
 
 def _decide(fits, ok, statement, name, describe) -> Finding:
@@ -90,15 +110,30 @@ def _decide(fits, ok, statement, name, describe) -> Finding:
         return Finding(name, INCONCLUSIVE, statement, f"no scan over >= {MIN_STEP_SIZES} values in the sweep")
     verdicts, parts = [], []
     for f in fits:
+        dropped = _dropped(f["dropped"])
+        if not f["enough"]:
+            verdicts.append(INCONCLUSIVE)
+            parts.append(f"fewer than {MIN_STEP_SIZES} values left with converged runs{dropped}")
+            continue
         good = ok(f)
         regime = f["in_regime"] and f["settled"]
         verdicts.append(SUPPORTED if good and regime else CONTRADICTED if regime else INCONCLUSIVE)
         note = "" if regime else (" (not settled: NC0 still falling)" if not f["settled"] else
                                   f" (outside the regime: < {MIN_DECAY_TIMES:g} decay times or not in the terminal phase)")
-        parts.append(describe(f) + note)
+        parts.append(describe(f) + note + dropped)
     verdict = (CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if all(v == SUPPORTED for v in verdicts)
                else INCONCLUSIVE)
     return Finding(name, verdict, statement, "; ".join(parts), [i for f in fits for i in f["run_ids"]])
+
+
+def _dropped(facts) -> str:
+    if not facts:
+        return ""
+    zero = sum(f["loss_hit_zero"] for f in facts)
+    return (f"; {len(facts)} run(s) left out, their sign pattern still changing (NC0 spread "
+            f"{min(f['spread'] for f in facts):.2g}-{max(f['spread'] for f in facts):.2g} > {CONVERGED_SPREAD:g} over "
+            f"the final window)" + (f", {zero} of them with a training loss of exactly 0 in floating point (saturated "
+                                    f"softmax: exact zeros in the gradient, sign(0) = 0)" if zero else ""))
 
 
 def _table(f, vary):
@@ -112,14 +147,14 @@ def analyse(results) -> ClaimResult:
     f1 = _decide(coupled, lambda f: lo <= f["slope"] <= hi and f["increasing"],
                  "coupled SignGD: the NC0 plateau is linear in the step size (log-log slope 1)", "coupled_linear_in_lr",
                  lambda f: f"plateau by lr ({_table(f, 'lr')}): slope {f['slope']:.3f}, window [{lo}, {hi}]")
-    decoupled = [fit(s, "lr") for s in scans(facts, "lr", DECOUPLED)]
+    decoupled = [fit(s, "lr", converged_only=True) for s in scans(facts, "lr", DECOUPLED)]
     f2 = _decide(decoupled, lambda f: abs(f["slope"]) < DECOUPLED_MAX_ABS_SLOPE and f["rel_min"] >= DECOUPLED_MIN_NC0_REL,
                  "decoupled SignGD: the NC0 plateau does not depend on the step size, and NC0_rel stays of order one",
                  "decoupled_independent_of_lr",
                  lambda f: (f"plateau by lr ({_table(f, 'lr')}): slope {f['slope']:.3f}, |slope| < "
                             f"{DECOUPLED_MAX_ABS_SLOPE}; smallest NC0_rel plateau {f['rel_min']:.3g} "
                             f"(>= {DECOUPLED_MIN_NC0_REL})"))
-    lam = [fit(s, "weight_decay") for s in scans(facts, "weight_decay", DECOUPLED)]
+    lam = [fit(s, "weight_decay", converged_only=True) for s in scans(facts, "weight_decay", DECOUPLED)]
     a, b = LAMBDA_SLOPE_WINDOW
     f3 = _decide(lam, lambda f: a <= f["slope"] <= b, "decoupled SignGD: the NC0 plateau scales like 1/lambda",
                  "decoupled_one_over_lambda",
@@ -131,6 +166,7 @@ def analyse(results) -> ClaimResult:
                   "decoupled NC0_rel >=": (DECOUPLED_MIN_NC0_REL, "nctheory.verdict.sign"),
                   "lambda slope window": (LAMBDA_SLOPE_WINDOW, "the coupled window mirrored about -1"),
                   "settled ratio": (SETTLED_MIN_RATIO, "last-window median / previous-window median"),
+                  "converged spread": (CONVERGED_SPREAD, "decoupled: (max - min) / median of NC0 in the final window"),
                   "decay time constants": (MIN_DECAY_TIMES, "lr x weight_decay x steps")}
     claim = ClaimResult(NAME, TITLE, findings, _regime(facts), thresholds,
                         [{k: v for k, v in f.items() if k != "_result"} for f in facts])
@@ -150,27 +186,32 @@ def _regime(facts) -> str:
     if not facts:
         return "no sign-based runs"
     t = [f["decay_times"] for f in facts]
+    dec = [f for f in facts if f["coupling"] == DECOUPLED]
     return (m.regime_text([f["_result"] for f in facts]) + f"; decay time constants lr x wd x steps from "
-            f"{min(t):.3g} to {max(t):.3g}; {sum(f['settled'] for f in facts)} of {len(facts)} plateaus settled")
+            f"{min(t):.3g} to {max(t):.3g}; {sum(f['settled'] for f in facts)} of {len(facts)} plateaus settled; "
+            f"{sum(f['converged'] for f in dec)} of {len(dec)} decoupled runs converged to a constant sign pattern")
 
 
 def _parity(facts) -> Finding:
-    statement = "odd K: the decoupled NC0 plateau is at least sqrt(d)/lambda (the parity bound); even K: no such floor"
+    statement = ("odd K: once the sign pattern is constant, the decoupled NC0 plateau is at least sqrt(d)/lambda "
+                 "(the parity bound); even K: no such floor")
     dec = [f for f in facts if f["coupling"] == DECOUPLED and f["floor"] is not None]
     odd = [f for f in dec if f["K"] % 2 == 1]
     even = [f for f in facts if f["coupling"] == DECOUPLED and f["K"] and f["K"] % 2 == 0 and f["d"]]
     if not odd:
         return Finding("parity_bound", INCONCLUSIVE, statement, "no decoupled UFM run with odd K")
-    decided = [f for f in odd if f["in_regime"] and f["settled"]]
+    decided = [f for f in odd if f["in_regime"] and f["settled"] and f["converged"]]
     below = [f for f in decided if f["plateau"] < f["floor"] * (1 - 1e-9)]
     ratios = [f["plateau"] / f["floor"] for f in decided]
-    text = (f"odd K ({sorted({f['K'] for f in odd})}): {len(decided)} of {len(odd)} runs settled in the regime, "
+    text = (f"odd K ({sorted({f['K'] for f in odd})}): {len(decided)} of {len(odd)} runs converged in the regime, "
             f"plateau / (sqrt(d)/lambda) from {min(ratios):.3g} to {max(ratios):.3g}" if ratios else
-            f"odd K: none of {len(odd)} runs settled in the regime")
+            f"odd K: none of {len(odd)} runs converged in the regime")
+    text += _dropped([f for f in odd if not f["converged"]])
     if even:
-        er = [f["plateau"] * f["weight_decay"] / math.sqrt(f["d"]) for f in even]
-        text += (f"; even K ({sorted({f['K'] for f in even})}): plateau / (sqrt(d)/lambda) from {min(er):.3g} to "
-                 f"{max(er):.3g}, {sum(x < 1 for x in er)} of {len(er)} below 1")
+        er = [f["plateau"] * f["weight_decay"] / math.sqrt(f["d"]) for f in even if f["converged"]]
+        if er:
+            text += (f"; even K ({sorted({f['K'] for f in even})}), converged runs: plateau / (sqrt(d)/lambda) from "
+                     f"{min(er):.3g} to {max(er):.3g}, {sum(x < 1 for x in er)} of {len(er)} below 1")
     ids = [f["run_id"] for f in odd + even]
     if below:
         return Finding("parity_bound", CONTRADICTED, statement, text + f"; {len(below)} odd-K run(s) below the bound", ids)

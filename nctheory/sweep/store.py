@@ -227,7 +227,7 @@ class ResultStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> ResultStore:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

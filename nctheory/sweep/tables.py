@@ -82,9 +82,9 @@ def load(path):
 
 
 def load_series(path):
-    """The metric series of the store at ``path`` in long format: columns ``run_id``,
-    ``metric`` (a categorical: "nc0", "loss", ...), ``step`` (int64) and ``value`` (float64),
-    one row per recorded value. Join with :func:`load` on ``run_id`` for the configuration."""
+    """The metric series of the store at ``path`` in long format: columns ``run_id`` and
+    ``metric`` (categoricals), ``step`` (int64) and ``value`` (float64), one row per recorded
+    value. Join with :func:`load` on ``run_id`` for the configuration."""
     import numpy as np
 
     from nctheory.sweep.store import ResultStore
@@ -92,23 +92,29 @@ def load_series(path):
     pd = _pandas()
     with ResultStore(path, create=False) as store:
         series = store.series()
-    ids, names, steps, values = [], [], [], []
-    for run_id, data in sorted(series.items()):
+    run_ids = sorted(series)
+    metrics = list(dict.fromkeys(name for data in series.values() for name in data if name != "step"))
+    metric_code = {name: i for i, name in enumerate(metrics)}
+    run_codes, metric_codes, steps, values = [], [], [], []
+    for run_code, run_id in enumerate(run_ids):
+        data = series[run_id]
         step = np.asarray(data.get("step", []), dtype=np.int64)
         for name, vals in data.items():
             if name == "step":
                 continue
             vals = np.asarray(vals, dtype=np.float64)
-            ids.append(np.full(vals.size, run_id, dtype=object))
-            names.append(np.full(vals.size, name, dtype=object))
+            run_codes.append(np.full(vals.size, run_code, dtype=np.int32))
+            metric_codes.append(np.full(vals.size, metric_code[name], dtype=np.int16))
             steps.append(step[:vals.size])
             values.append(vals)
 
     def cat(parts, dtype):
         return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
-    return pd.DataFrame({"run_id": cat(ids, object), "metric": pd.Categorical(cat(names, object)),
-                         "step": cat(steps, np.int64), "value": cat(values, np.float64)})
+    return pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(cat(run_codes, np.int32), categories=pd.Index(run_ids, dtype=object)),
+        "metric": pd.Categorical.from_codes(cat(metric_codes, np.int16), categories=pd.Index(metrics, dtype=object)),
+        "step": cat(steps, np.int64), "value": cat(values, np.float64)})
 
 
 def export(path, out, series: bool = False):

@@ -344,9 +344,14 @@ class Theorem:
         return verification_tex(self)
 
     def latex(self) -> str:
-        """Statement and proof (:meth:`paper_tex`) followed by the verification log
-        (:meth:`verification_tex`): everything about the theorem in one LaTeX fragment."""
-        return self.paper_tex() + "\n\n" + self.verification_tex()
+        """The earlier one-fragment form, kept for callers of this API: the statement and proof
+        of :meth:`paper_tex` -- in a ``theorem`` environment whatever :attr:`environment` is --
+        followed by the verification log (:meth:`verification_tex`)."""
+        paper = self.paper_tex()
+        if self.environment != "theorem":
+            paper = paper.replace(f"\\begin{{{self.environment}}}", "\\begin{theorem}", 1)
+            paper = paper.replace(f"\\end{{{self.environment}}}", "\\end{theorem}", 1)
+        return paper + "\n\n" + self.verification_tex()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.title}>"

@@ -209,7 +209,7 @@ def _terms(expr, names: dict | None = None) -> list[str]:
 
 
 def _factors(expr, names: dict | None) -> list[str]:
-    """The factors of a product, as LaTeX, the later ones led by ``\cdot``."""
+    r"""The factors of a product, as LaTeX, the later ones led by ``\cdot``."""
     numerator, denominator = sp.fraction(expr)
     factors = [rf"\left({tex(f, names)}\right)" if isinstance(f, sp.Add) else tex(f, names)
                for f in sp.Mul.make_args(numerator)]
