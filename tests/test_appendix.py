@@ -163,6 +163,8 @@ def test_unusable_output_folders_exit_2_and_leave_them_as_they_were(tmp_path, ca
                        (a_file / "app", "does not exist"), (foreign, "refusing to replace")):
         assert appendix.main([*SMALL, "--out", str(out)]) == 2
         assert words in capsys.readouterr().err
+    assert appendix.main([*SMALL, "--out", str(tmp_path / "appendix.tex")]) == 2  # the old single-file usage
+    assert "--out is now a folder" in capsys.readouterr().err
     assert appendix.main([*SMALL, "--seed", "-1", "--out", str(tmp_path / "app")]) == 2
     assert "--seed must be a non-negative integer" in capsys.readouterr().err
     assert a_file.read_text() == "mine" and sorted(p.name for p in foreign.iterdir()) == ["chapter1.tex"]

@@ -164,7 +164,10 @@ def test_sign_scaling_negative_controls_are_contradicted():
     assert swapped.finding("decoupled_independent_of_lr").verdict == "contradicted"
     below = sign_scaling.analyse(_sign_runs(decoupled_law=lambda lr, wd: 1.0 / wd))  # under sqrt(16)/wd
     assert below.finding("parity_bound").verdict == "contradicted"
-    assert below.finding("decoupled_one_over_lambda").verdict == "supported"
+    assert below.finding("decoupled_order_one_over_lambda").verdict == "contradicted"
+    square = sign_scaling.analyse(_sign_runs(decoupled_law=lambda lr, wd: 0.85 / wd ** 2))  # 1/lambda^2, not 1/lambda
+    assert square.finding("decoupled_order_one_over_lambda").verdict == "contradicted"
+    assert "band [4, 20]" in square.finding("decoupled_order_one_over_lambda").evidence
 
 
 def test_sign_scaling_too_short_is_inconclusive():
@@ -175,7 +178,7 @@ def test_sign_scaling_too_short_is_inconclusive():
 
 def test_sign_scaling_changing_sign_pattern_is_left_out():
     claim = sign_scaling.analyse(_sign_runs(K_values=(5, 7), wiggle=0.3))  # NC0 still moving by +-30%
-    lam = claim.finding("decoupled_one_over_lambda")
+    lam = claim.finding("decoupled_order_one_over_lambda")
     assert lam.verdict == "inconclusive" and "sign pattern still changing" in lam.evidence
     assert "left out" in claim.finding("parity_bound").evidence
 

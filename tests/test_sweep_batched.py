@@ -54,6 +54,7 @@ from nctheory.sweep.batched.stacking import StackedHyperparameters
 from nctheory.theory import ops as ops_module
 from nctheory.theory import transforms as tf
 from nctheory.theory.spec import OptimizerSpec
+from nctheory.verdict.noise import GRADIENT_ROUNDING
 
 TOLERANCE = 1e-12
 METRICS = ("nc0", "nc0_rel", "nc1", "nc2", "nc3", "nc4", "loss", "accuracy")
@@ -122,6 +123,39 @@ def test_digits_mlp_batched_equals_one_at_a_time():
     worst, results = worst_gap(runs)
     assert worst <= TOLERANCE, f"batched vs one at a time: largest relative gap {worst:.3g}"
     assert all(r.implementation == "batched spec.step/torch-cpu" for r in results)
+
+
+def test_gaussian_mlp_with_data_drawn_from_each_seed():
+    """The Gaussian mixture is drawn from the run's seed: each run trains on its own data."""
+    common = dict(model="gaussian_mlp", width=8, num_classes=3, dim=5, samples_per_class=10, steps=10,
+                  record_every=5)
+    runs = [SweepRun.make("sgd", {"lr": lr, "weight_decay": 1e-3}, {**common, "seed": s}, METRICS)
+            for lr, s in ((0.05, 1), (0.2, 2))]
+    worst, results = worst_gap(runs)
+    assert worst <= TOLERANCE, f"batched vs one at a time: largest relative gap {worst:.3g}"
+    assert results[0].series["loss"][0] != results[1].series["loss"][0]
+
+
+def test_verdicts_and_step_norms_match_the_one_run_record():
+    """Runs that ask for a verdict get the per-step norms the verdict's rounding model reads
+    (the names the one-run torch runner records, with its values to 1e-12 -- except the
+    gradient's row sum, which is rounding noise on both sides) and the same verdicts."""
+    common = dict(model="ufm", backend="torch", num_classes=5, dim=8, samples_per_class=4, steps=40,
+                  record_every=10)
+    runs = [SweepRun.make("sgd_momentum", {"lr": lr, "momentum": 0.9, "weight_decay": 5e-3}, {**common, "seed": s},
+                          ("nc0", "verdict")) for lr, s in ((0.05, 1), (0.1, 2))]
+    records, _ = train_group([Prepared(r) for r in runs])
+    for run, record, result in zip(runs, records, run_batch(runs)):
+        alone = train_alone(run.to_spec(), run.to_run_config())
+        assert set(record.step_norms) == set(alone.step_norms) and alone.step_norms
+        # ||1^T G_t|| is rounding noise (Lemma 1: zero in exact arithmetic), not comparable between two
+        # computations; both must lie under the rounding model's cap GRADIENT_ROUNDING u sqrt(K) ||G||_F
+        for norms in (record.step_norms, alone.step_norms):
+            cap = GRADIENT_ROUNDING * np.finfo(np.float64).eps / 2 * math.sqrt(5) * norms["grad_fro"]
+            assert np.all(norms["grad_row_sum"] <= cap)
+        compared = [k for k in alone.step_norms if k != "grad_row_sum"]
+        assert max(gap(record.step_norms[k], alone.step_norms[k]) for k in compared) <= TOLERANCE
+        assert result.verdict == run_one(run).verdict == "verified"
 
 
 def test_planted_hyperparameter_mixup_is_detected(monkeypatch):

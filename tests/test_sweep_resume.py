@@ -25,14 +25,14 @@ from nctheory.sweep.spec import load_spec
 
 #: 16 small UFM runs in 2 groups (sgd, adam); ``--max-batch 2`` makes 8 batches, so results
 #: are committed two at a time over the sweep and a kill after the first commit leaves at
-#: least 6 batches (each ~300 steps: 0.1-1 s here) for the test's 10 ms polling to beat.
+#: least 6 batches (each 500 steps: 0.2-1.5 s here) for the test's 10 ms polling to beat.
 SPEC = """\
 name = "resume_test"
 model = "ufm"
 num_classes = 3
 dim = 4
 samples_per_class = 2
-steps = 300
+steps = 500
 record_every = 100
 metrics = ["nc0", "loss"]
 

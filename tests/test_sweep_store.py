@@ -3,7 +3,6 @@ refusal of other schema versions and of files that are not stores, exact round t
 every value through SQLite, pandas, Parquet and CSV, and the comparison the Dask and resume
 tests rely on, with negative controls that plant a difference it must find."""
 
-import json
 import math
 import sqlite3
 import struct
@@ -70,11 +69,15 @@ def test_round_trip_and_negative_control(tmp_path):
     frame = load(path)
     assert frame.loc[frame.status == "failed", "error"].item() == "boom"
     assert frame["diverged_at"].dtype == "Int64" and frame["attempts"].tolist() == [1] * 5
-    # Negative control: one value moved by one ulp inside the stored blob is found.
+    # The stored bytes are the documented layout: little-endian float64, readable without nctheory.
+    key = (results[1].run_id, "nc0")
     with sqlite3.connect(path) as conn:
-        data = json.loads(conn.execute("SELECT data FROM series WHERE run_id=?", (results[1].run_id,)).fetchone()[0])
-        data["nc0"][1] = float(np.nextafter(data["nc0"][1], 1.0))
-        conn.execute("UPDATE series SET data=? WHERE run_id=?", (json.dumps(data), results[1].run_id))
+        blob = conn.execute("SELECT value FROM series WHERE run_id=? AND metric=?", key).fetchone()[0]
+        values = np.frombuffer(blob, dtype="<f8").copy()
+        assert [bits(v) for v in values] == [bits(v) for v in results[1].series["nc0"]]
+        # Negative control: one value moved by one ulp inside the stored blob is found.
+        values[1] = np.nextafter(values[1], 1.0)
+        conn.execute("UPDATE series SET value=? WHERE run_id=? AND metric=?", (values.tobytes(), *key))
     with pytest.raises(AssertionError):
         check_round_trip(results, path)
 
@@ -99,9 +102,11 @@ def test_one_transaction_per_run(tmp_path):
 
     class FailingSeries:
         def execute(self, sql, args=()):
-            if sql.startswith("INSERT OR REPLACE INTO series"):
-                raise sqlite3.OperationalError("disk full (planted)")
             return real.execute(sql, args)
+
+        def executemany(self, sql, rows):
+            assert sql.startswith("INSERT INTO series")  # after the runs row, in the same transaction
+            raise sqlite3.OperationalError("disk full (planted)")
 
     store._conn = FailingSeries()
     with pytest.raises(sqlite3.OperationalError, match="planted"):
@@ -157,8 +162,17 @@ def test_files_that_are_not_stores_are_refused(tmp_path):
     assert not missing.exists()  # reading never creates a store
     with pytest.raises(NCTheoryError, match="directory"):
         ResultStore(tmp_path)
-    with pytest.raises(NCTheoryError, match="RunResult"):
-        ResultStore(tmp_path / "s.sqlite").write({"status": "finished"})
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        with pytest.raises(NCTheoryError, match="RunResult"):
+            store.write({"status": "finished"})
+        stepless = make_result(0)
+        stepless.series = {"nc0": [1.0, 2.0]}
+        with pytest.raises(NCTheoryError, match="'step'"):
+            store.write(stepless)
+        stepless.series = {"step": [0], "nc0": [1.0, 2.0]}
+        with pytest.raises(NCTheoryError, match="at most 1 numbers"):
+            store.write(stepless)
+        assert len(store) == 0
 
 
 def test_export_parquet_and_csv(tmp_path):

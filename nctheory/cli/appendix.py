@@ -20,6 +20,7 @@ references, 2 bad usage (unknown names, an unusable output folder, LaTeX missing
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                              "as DIR/sections/verification.tex)")
     parser.add_argument("--compile", action="store_true", help="build DIR/appendix.pdf with latexmk")
     parser.add_argument("--seed", type=int, default=0, help="seed of the numerical checks (default 0)")
+    parser.add_argument("--standalone", action="store_true", help=argparse.SUPPRESS)  # the old single-file option
     return parser
 
 
@@ -49,8 +51,13 @@ def main(argv=None) -> int:
     from nctheory.render import appendix_document as document
 
     args = _parser().parse_args(argv)
+    if argv is None:  # the command itself: a kill (SIGTERM) unwinds, so the staging folder is removed
+        signal.signal(signal.SIGTERM, _terminate)
     start = time.perf_counter()
     try:
+        if args.standalone or (args.out is not None and args.out.suffix == ".tex"):
+            raise NCTheoryError("--out is now a folder: --out DIR writes DIR/appendix.tex (a standalone document), "
+                                "the section files, the figures and the bibliography (--standalone is gone)")
         if args.compile:
             if args.out is None:
                 raise NCTheoryError("--compile needs --out DIR (the PDF is built from the files written there)")
@@ -74,6 +81,10 @@ def main(argv=None) -> int:
     if not args.compile:
         return 0
     return _compile(written.folder / document.WRAPPER)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _compile(tex: Path) -> int:

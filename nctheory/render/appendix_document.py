@@ -63,7 +63,9 @@ MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
 """
 
 #: The standalone wrapper's preamble. The text block is the article class's 345pt wide
-#: (narrower than ICLR's 5.5in, so what fits here fits there) and ICLR's 9in high.
+#: (narrower than ICLR's 5.5in, so what fits here fits there) and ICLR's 9in high. The wrapper
+#: starts the verification log, and after the evidence's figures the references, on a new page
+#: (``\clearpage`` places the pending figures first, so none floats among the references).
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[letterpaper,textwidth=345pt,textheight=9in,centering]{geometry}
 \usepackage{amsmath,amssymb,amsthm,mathtools}
@@ -136,9 +138,10 @@ def introduction_tex(request: Request, labels: dict | None = None) -> str:
              r"$z = W h + b$ with $W \in \R^{K \times d}$; the features $h$ come from any network, or are "
              r"free variables in the unconstrained features model \citep{mixon2022neural}. The row sum is "
              r"$\rowsum = W^\top \ones_K \in \R^d$ and the diagnostic is $\NCzero(W) = \norm{W^\top \ones_K}_2$. "
-             r"Under Neural Collapse in the sense of \citet{papyan2020prevalence} the centred rows of $W$ form a "
-             r"simplex equiangular tight frame, whose rows sum to zero, so $\NCzero \to 0$ is necessary for "
-             r"Neural Collapse" + (r" (Lemma~\ref{thm:lemma0})" if "lemma0" in names else "") + ".",
+             r"Under Neural Collapse in the sense of \citet{papyan2020prevalence} the rows of $W$ tend to a "
+             r"simplex equiangular tight frame (equal norms, pairwise cosines $-1/(K-1)$), and such rows sum to "
+             r"zero, so $\NCzero \to 0$ is necessary for Neural Collapse"
+             + (r" (Lemma~\ref{thm:lemma0})" if "lemma0" in names else "") + ".",
              ""]
     guide = []
     if request.theorems:
@@ -158,7 +161,7 @@ def introduction_tex(request: Request, labels: dict | None = None) -> str:
         parts.append("; ".join(guide) + ".")
     if request.theorems and not request.verification_log:
         parts.append(r"The machine verification log (each proof step and the exact computation that decided it) "
-                     r"accompanies this appendix as a separate section.")
+                     r"is generated alongside this appendix as a separate, optional section.")
     return "\n".join(parts) + "\n"
 
 
@@ -212,9 +215,10 @@ def verification_tex(request: Request) -> str:
 
 def wrapper_tex(sections: tuple[str, ...]) -> str:
     """The standalone document: preamble, the listed sections, the bibliography."""
-    inputs = "\n".join(rf"\input{{sections/{name}}}" for name in sections)
+    inputs = "\n".join(("\\clearpage\n" if name == "verification" else "") + rf"\input{{sections/{name}}}"
+                       for name in sections)
     return (PREAMBLE + "\n" + r"\begin{document}" + "\n" + r"\appendix" + "\n" + inputs + "\n\n"
-            + r"\bibliographystyle{plainnat}" + "\n" + rf"\bibliography{{{BIB_NAME}}}" + "\n"
+            + (r"\clearpage" + "\n" if "evidence" in sections else "") + r"\bibliographystyle{plainnat}" + "\n" + rf"\bibliography{{{BIB_NAME}}}" + "\n"
             + r"\end{document}" + "\n")
 
 

@@ -32,6 +32,8 @@ TITLE = "NC0 -> 0 is necessary for Neural Collapse: NC1-NC3 are small only where
 #: every run here): an order of magnitude of collapse.
 SMALL = 0.1
 PARTS = ("nc1", "nc2", "nc3")
+#: Figures draw values below float64's relative resolution at this floor.
+FLOOR = 1e-16
 
 
 def nc2(result) -> float:
@@ -101,8 +103,10 @@ def figures(claim: ClaimResult, outdir) -> list:
               ("nc3", "NC3", lambda p: p["nc3"], True), ("nc1", "NC1", lambda p: p["nc1"], False),
               ("nc2", "NC2", lambda p: p["nc2"], False))
     markers = {}
-    xs = np.array([p["nc0_rel"] for p in pts])
-    lo = max(min(xs.min(), *(f(p) for p in pts for _, _, f, _ in panels)) / 3, 1e-18)
+    lo = FLOOR / 2
+
+    def clip(v):
+        return max(v, FLOOR)
     for ax, (key, label, value, predicted) in zip(axes.ravel(), panels):
         for fam in sorted({p["family"] for p in pts}):
             for model in sorted({p["model"] for p in pts}):
@@ -113,9 +117,9 @@ def figures(claim: ClaimResult, outdir) -> list:
                 inside = [p for p in sel if p["in_regime"]]
                 out = [p for p in sel if not p["in_regime"]]
                 colour = FAMILY_COLOURS.get(fam, "#000000")
-                ax.scatter([p["nc0_rel"] for p in inside], [value(p) for p in inside], s=18, marker=mk, color=colour,
-                           alpha=0.8, label=f"{fam} / {model}")
-                ax.scatter([p["nc0_rel"] for p in out], [value(p) for p in out], s=18, marker=mk,
+                ax.scatter([clip(p["nc0_rel"]) for p in inside], [clip(value(p)) for p in inside], s=18, marker=mk,
+                           color=colour, alpha=0.8, label=f"{fam} / {model}")
+                ax.scatter([clip(p["nc0_rel"]) for p in out], [clip(value(p)) for p in out], s=18, marker=mk,
                            facecolors="none", edgecolors=colour, alpha=0.6)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -137,6 +141,7 @@ def figures(claim: ClaimResult, outdir) -> list:
         ax.set_title(f"{label} vs NC0_rel: {verdict}" + ("" if predicted else " (observation)"))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, bbox_to_anchor=(0.5, -0.06))
-    fig.suptitle(f"Every run of the reproduction (hollow: not in the terminal phase); small = {SMALL:g}")
+    fig.suptitle(f"Every run of the reproduction (hollow: not in the terminal phase); small = {SMALL:g}; "
+                 f"values below {FLOOR:g} (float64's floor) drawn at {FLOOR:g}")
     fig.tight_layout()
     return [save(fig, outdir, "necessity_scatter")]

@@ -7,6 +7,7 @@ import numpy as np
 
 from nctheory.reproduce.figures import FAMILY_COLOURS, PALETTE, pyplot, save
 from nctheory.reproduce.measure import series
+from nctheory.theory.family import COUPLED, DECOUPLED
 
 
 def figures(claim, outdir) -> list:
@@ -15,7 +16,7 @@ def figures(claim, outdir) -> list:
     return [_laws(claim, outdir), _trajectories(claim, outdir)]
 
 
-def _scan_plot(ax, scans, facts, vary, coupling, colour, label):
+def _scan_plot(ax, scans, facts, vary, colour, label):
     for s in scans:
         ids = set(s["run_ids"])
         pts = [f for f in facts if f["run_id"] in ids]
@@ -23,7 +24,9 @@ def _scan_plot(ax, scans, facts, vary, coupling, colour, label):
         for f in s["dropped"]:
             ax.scatter([f[vary]], [f["plateau"]], s=22, facecolors="none", edgecolors=colour, alpha=0.8)
         if s["x"]:
-            ax.plot(s["x"], s["median"], color=colour, marker="o", label=f"{label}: slope {s['slope']:.2f}")
+            slope = f"slope {s['slope']:.2f}" if np.isfinite(s["slope"]) else "no slope (< 3 values settled)"
+            ax.plot(s["x"], s["median"], color=colour, marker="o", label=f"{label}: {slope} (hollow: pattern changing)"
+                    if s["dropped"] else f"{label}: {slope}")
 
 
 def _guide(ax, xs, ys, slope, text):
@@ -44,9 +47,8 @@ def _laws(claim, outdir):
     for s in derived["decoupled_scans"]:
         if s["x"]:
             _guide(ax, s["x"], s["median"], 0.0, "slope 0 (predicted, decoupled)")
-    _scan_plot(ax, derived["coupled_scans"], facts, "lr", "coupled", FAMILY_COLOURS["sign_coupled"], "coupled SignGD")
-    _scan_plot(ax, derived["decoupled_scans"], facts, "lr", "decoupled", FAMILY_COLOURS["sign_decoupled"],
-               "decoupled SignGD")
+    _scan_plot(ax, derived["coupled_scans"], facts, "lr", FAMILY_COLOURS["sign_coupled"], "coupled SignGD")
+    _scan_plot(ax, derived["decoupled_scans"], facts, "lr", FAMILY_COLOURS["sign_decoupled"], "decoupled SignGD")
     floors = {f["floor"] for f in facts if f["floor"] and any(f["run_id"] in s["run_ids"]
                                                                for s in derived["decoupled_scans"])}
     for fl in floors:
@@ -58,20 +60,22 @@ def _laws(claim, outdir):
     for s in derived["lambda_scans"]:
         if s["x"]:
             _guide(ax, s["x"], s["median"], -1.0, "slope -1 (1/lambda, predicted)")
-    _scan_plot(ax, derived["lambda_scans"], facts, "weight_decay", "decoupled", FAMILY_COLOURS["sign_decoupled"],
+    _scan_plot(ax, derived["lambda_scans"], facts, "weight_decay", FAMILY_COLOURS["sign_decoupled"],
                "decoupled SignGD")
     lam_facts = [f for s in derived["lambda_scans"] for f in facts
                  if f["run_id"] in s["run_ids"] or f in s["dropped"]]
     if lam_facts and lam_facts[0]["d"]:
         grid = np.geomspace(min(f["weight_decay"] for f in lam_facts) / 1.3,
                             max(f["weight_decay"] for f in lam_facts) * 1.3, 20)
-        ax.plot(grid, np.sqrt(lam_facts[0]["d"]) / grid, color=PALETTE[1], ls="--", lw=0.8,
-                label="sqrt(d)/lambda (parity bound, odd K)")
+        d, K = lam_facts[0]["d"], lam_facts[0]["K"]
+        low = np.sqrt(d) / grid if K % 2 else np.full_like(grid, np.nan)
+        ax.fill_between(grid, low, K * np.sqrt(d) / grid, color=FAMILY_COLOURS["sign_decoupled"], alpha=0.1,
+                        linewidth=0, label=f"predicted band [sqrt(d), K sqrt(d)] / lambda (K = {K}, d = {d})")
     ax.set(xscale="log", yscale="log", xlabel="weight decay lambda", ylabel="NC0 plateau (raw)",
-           title="decoupled: NC0 plateau vs weight decay")
+           title="decoupled SignGD: NC0 plateau vs weight decay")
     ax.legend(fontsize=7)
     ax = axes[2]
-    dec = [f for f in facts if f["coupling"] == "decoupled" and f["d"]]
+    dec = [f for f in facts if f["coupling"] == DECOUPLED and f["d"]]
     Ks = sorted({f["K"] for f in dec})
     for K in Ks:
         pts = [f for f in dec if f["K"] == K]
@@ -99,7 +103,7 @@ def _trajectories(claim, outdir):
     plt = pyplot()
     facts = claim.table
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    scans = {"coupled": claim.derived["coupled_scans"], "decoupled": claim.derived["decoupled_scans"]}
+    scans = {COUPLED: claim.derived["coupled_scans"], DECOUPLED: claim.derived["decoupled_scans"]}
     for ax, (coupling, sc) in zip(axes, scans.items()):
         ids = {i for s in sc for i in s["run_ids"]}
         lrs = sorted({f["lr"] for f in facts if f["run_id"] in ids})

@@ -2,7 +2,9 @@
 
 * coupled SignGD: the NC0 plateau is O(eta) -- log-log slope 1 in the step size;
 * decoupled SignGD: the plateau is set by ``1/lambda`` (``s_t -> -sigma/lambda``), independent
-  of eta (slope 0 in eta, slope -1 in lambda), with NC0_rel of order one;
+  of eta (slope 0 in eta), with NC0_rel of order one; "of order 1/lambda" is tested as
+  ``lambda x plateau = ||sigma||`` inside ``[sqrt(d), K sqrt(d)]`` (odd K; ``[0, K sqrt(d)]`` for
+  even K) at every weight decay of a scan -- both ends are theorems once the pattern is constant;
 * parity of K: for odd K every entry of ``sigma = sign(G)^T 1`` is odd, so the decoupled
   plateau is at least ``sqrt(d)/lambda`` (:func:`~nctheory.theory.symbolic.signbased.parity_lower_bound`);
   for even K the bound is 0.
@@ -13,8 +15,7 @@ of runs equal in everything but the scanned hyperparameter, the steps and the se
 raw NC0 over its last 20% of recorded points; it has *settled* when it is at least
 :data:`~nctheory.verdict.sign.SETTLED_MIN_RATIO` x the median of the window before (else NC0
 was still falling and the plateau is only an upper bound). The thresholds are the package's
-sign verdict's (:mod:`nctheory.verdict.sign`, where they are justified); the lambda slope
-window is the coupled window mirrored about the predicted -1. A run counts once its decay has
+sign verdict's (:mod:`nctheory.verdict.sign`, where they are justified). A run counts once its decay has
 acted for :data:`MIN_DECAY_TIMES` time constants ``1/(eta lambda)`` (``(1 - a)^t < e^-5 < 1%``:
 the initial condition is forgotten) and it is in the terminal phase.
 
@@ -48,7 +49,6 @@ TITLE = ("Sign-based scaling laws: the NC0 plateau is linear in the step size un
          "1/lambda and independent of the step size under decoupled SignGD, and bounded below by sqrt(d)/lambda "
          "for odd K (parity of K).")
 MIN_DECAY_TIMES = 5.0
-LAMBDA_SLOPE_WINDOW = (-1.5, -0.5)
 #: Relative spread (max - min) / median of NC0 over the final window of a converged run.
 CONVERGED_SPREAD = 0.03
 
@@ -78,6 +78,7 @@ def run_facts(result) -> dict:
             "in_regime": phase["reached"] and times >= MIN_DECAY_TIMES,
             "floor": parity_lower_bound(d, K, wd) if (d and K and wd > 0) else None, "spread": spread,
             "converged": spread <= CONVERGED_SPREAD, "loss_hit_zero": bool(loss.size and loss.min() == 0.0),
+            "transient": _transient(lr, wd, result.steps_done, float(nc0[0]) if nc0.size else math.nan, plateau),
             "_result": result}
 
 
@@ -102,7 +103,7 @@ def fit(scan, vary: str, converged_only: bool = False) -> dict:
     return {"x": xs, "median": medians, "slope": slope, "settled": all(f["settled"] for f in scan),
             "in_regime": all(f["in_regime"] for f in scan), "run_ids": [f["run_id"] for f in scan],
             "rel_min": float(np.nanmin([f["nc0_rel"] for f in scan])) if scan else math.nan,
-            "increasing": bool(np.all(np.diff(medians) > 0)), "dropped": dropped, "enough": ok}
+            "increasing": bool(np.all(np.diff(medians) > 0)), "dropped": dropped, "enough": ok, "facts": scan}
 
 
 def _decide(fits, ok, statement, name, describe) -> Finding:
@@ -124,6 +125,39 @@ def _decide(fits, ok, statement, name, describe) -> Finding:
     verdict = (CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if all(v == SUPPORTED for v in verdicts)
                else INCONCLUSIVE)
     return Finding(name, verdict, statement, "; ".join(parts), [i for f in fits for i in f["run_ids"]])
+
+
+def _transient(lr, wd, steps, start, plateau) -> float:
+    """What is left of the initial condition where the final window starts: ``s_t - s_inf =
+    (1 - a)^t (s_0 - s_inf)`` with a constant pattern, so at most ``(1 - a)^t0 (NC0_0 + NC0_inf)``
+    (``t0`` = the window's first step); the limit bounds hold for the plateau up to this."""
+    t0 = (1 - m.PLATEAU_FRACTION) * steps
+    return (1 - lr * wd) ** t0 * (start + plateau) if 0 < lr * wd < 1 else math.inf
+
+
+def band(f) -> tuple[float, float]:
+    """``[lower, upper]`` for ``lambda x plateau = ||sigma||`` with a constant sign pattern:
+    ``|sigma_j| <= K`` gives ``K sqrt(d)``; odd K gives odd entries, ``>= sqrt(d)``."""
+    d, K = f["d"], f["K"]
+    return (math.sqrt(d) if K % 2 else 0.0), K * math.sqrt(d)
+
+
+def _in_band(scan) -> bool:
+    runs = [f for f in scan["facts"] if f["d"]]
+    return bool(runs) and all(band(f)[0] - f["weight_decay"] * f["transient"] <= f["weight_decay"] * f["plateau"]
+                              <= band(f)[1] + f["weight_decay"] * f["transient"] for f in runs)
+
+
+def _band_text(scan) -> str:
+    runs = [f for f in scan["facts"] if f["d"]]
+    if not runs:
+        return "no UFM run (d unknown)"
+    prods = [f["weight_decay"] * f["plateau"] for f in runs]
+    lo, hi = band(runs[0])
+    return (f"lambda x plateau by weight decay ({', '.join(f'{x:g}: {p * x:.3g}' for x, p in zip(scan['x'], scan['median']))})"
+            f", all runs from {min(prods):.4g} to {max(prods):.4g}, band [{lo:.3g}, {hi:.3g}] up to the initial "
+            f"condition's remainder (at most {max(f['weight_decay'] * f['transient'] for f in runs):.2g}); fitted log-log slope "
+            f"{scan['slope']:.3f} (predicted -1 up to the spread of ||sigma|| within the band)")
 
 
 def _dropped(facts) -> str:
@@ -155,16 +189,14 @@ def analyse(results) -> ClaimResult:
                             f"{DECOUPLED_MAX_ABS_SLOPE}; smallest NC0_rel plateau {f['rel_min']:.3g} "
                             f"(>= {DECOUPLED_MIN_NC0_REL})"))
     lam = [fit(s, "weight_decay", converged_only=True) for s in scans(facts, "weight_decay", DECOUPLED)]
-    a, b = LAMBDA_SLOPE_WINDOW
-    f3 = _decide(lam, lambda f: a <= f["slope"] <= b, "decoupled SignGD: the NC0 plateau scales like 1/lambda",
-                 "decoupled_one_over_lambda",
-                 lambda f: f"plateau by weight decay ({_table(f, 'weight_decay')}): slope {f['slope']:.3f}, "
-                           f"window [{a}, {b}]")
+    f3 = _decide(lam, _in_band, "decoupled SignGD: the NC0 plateau is of order 1/lambda -- lambda x plateau = ||sigma|| "
+                 "stays in [sqrt(d) (odd K), K sqrt(d)] at every weight decay", "decoupled_order_one_over_lambda",
+                 _band_text)
     findings = [f1, f2, f3, _parity(facts)]
     thresholds = {"coupled slope window": (COUPLED_SLOPE_WINDOW, "nctheory.verdict.sign"),
                   "decoupled |slope| <": (DECOUPLED_MAX_ABS_SLOPE, "nctheory.verdict.sign"),
                   "decoupled NC0_rel >=": (DECOUPLED_MIN_NC0_REL, "nctheory.verdict.sign"),
-                  "lambda slope window": (LAMBDA_SLOPE_WINDOW, "the coupled window mirrored about -1"),
+                  "1/lambda band": ("[sqrt(d), K sqrt(d)]", "lambda x plateau = ||sigma||, |sigma_j| <= K, odd entries for odd K"),
                   "settled ratio": (SETTLED_MIN_RATIO, "last-window median / previous-window median"),
                   "converged spread": (CONVERGED_SPREAD, "decoupled: (max - min) / median of NC0 in the final window"),
                   "decay time constants": (MIN_DECAY_TIMES, "lr x weight_decay x steps")}
@@ -201,10 +233,11 @@ def _parity(facts) -> Finding:
     if not odd:
         return Finding("parity_bound", INCONCLUSIVE, statement, "no decoupled UFM run with odd K")
     decided = [f for f in odd if f["in_regime"] and f["settled"] and f["converged"]]
-    below = [f for f in decided if f["plateau"] < f["floor"] * (1 - 1e-9)]
+    below = [f for f in decided if f["plateau"] < f["floor"] - f["transient"]]
     ratios = [f["plateau"] / f["floor"] for f in decided]
     text = (f"odd K ({sorted({f['K'] for f in odd})}): {len(decided)} of {len(odd)} runs converged in the regime, "
-            f"plateau / (sqrt(d)/lambda) from {min(ratios):.3g} to {max(ratios):.3g}" if ratios else
+            f"plateau / (sqrt(d)/lambda) from {min(ratios):.4g} to {max(ratios):.4g} (bound up to the initial "
+            f"condition's remainder, at most {max(f['transient'] / f['floor'] for f in decided):.2g} of it)" if ratios else
             f"odd K: none of {len(odd)} runs converged in the regime")
     text += _dropped([f for f in odd if not f["converged"]])
     if even:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from nctheory.theory.family import COUPLED
+
 
 def _g(x, digits=3) -> str:
     if x is None:
@@ -45,7 +47,7 @@ def momentum(claim):
 
 def sign_scaling(claim):
     header = ["decay", "K", "lr", "wd", "steps", "decay times", "seeds", "NC0 plateau (median)", "NC0_rel",
-              "sqrt(d)/wd (odd K)", "settled"]
+              "sqrt(d)/wd (odd K)", "settled", "pattern converged"]
     groups = {}
     for f in claim.table:
         groups.setdefault((f["coupling"], f["K"], f["lr"], f["weight_decay"], f["steps"]), []).append(f)
@@ -56,7 +58,8 @@ def sign_scaling(claim):
         rows.append([coupling, str(K), f"{lr:g}", f"{wd:g}", str(steps), f"{lr * wd * steps:.3g}", str(len(fs)),
                      f"{plateaus[len(plateaus) // 2]:.4g} [{plateaus[0]:.3g}, {plateaus[-1]:.3g}]",
                      f"{min(f['nc0_rel'] for f in fs):.3g}-{max(f['nc0_rel'] for f in fs):.3g}",
-                     "-" if not floor else f"{floor:.4g}", f"{sum(f['settled'] for f in fs)}/{len(fs)}"])
+                     "-" if not floor else f"{floor:.4g}", f"{sum(f['settled'] for f in fs)}/{len(fs)}",
+                     "-" if coupling == COUPLED else f"{sum(f['converged'] for f in fs)}/{len(fs)}"])
     return header, rows
 
 

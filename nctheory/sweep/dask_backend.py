@@ -152,11 +152,13 @@ def run_on_dask(batches, scheduler=None, workers=None, on_result=None):
         for future in distributed.as_completed(list(futures)):
             batch = futures.pop(future)
             try:
-                batch_results = list(future.result())
-                if len(batch_results) != len(batch):
-                    raise RuntimeError(f"the batch returned {len(batch_results)} results for {len(batch)} runs")
+                by_id = {result.run_id: result for result in future.result()}
             except Exception as error:  # noqa: BLE001 -- a lost task fails its runs, not the sweep
                 batch_results = [failed_result(run, error, batch_runs=len(batch)) for run in batch]
+            else:  # one result per run of the batch, in its order; none lost
+                missing = RuntimeError("the batch returned no result for this run")
+                batch_results = [by_id.get(run.run_id) or failed_result(run, missing, batch_runs=len(batch))
+                                 for run in batch]
             for result in batch_results:
                 results.append(result)
                 if on_result is not None:

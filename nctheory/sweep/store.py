@@ -20,16 +20,18 @@ Schema (version :data:`SCHEMA_VERSION`; a store of another version is refused, n
   ``optimizer``, ``status`` (finished / diverged / failed), ``verdict``, ``reasons`` (JSON
   list), ``error`` (the traceback of a failed run), ``diverged_at``, ``steps_done``,
   ``implementation``, ``wall_time_s``, ``batch_runs``, ``final`` (JSON: each series' last
-  value), ``package_version``, ``git_commit`` and ``git_dirty`` (of the nctheory source
+  value; NaN and infinities as the literals ``NaN`` / ``Infinity`` that Python's json
+  reads), ``package_version``, ``git_commit`` and ``git_dirty`` (of the nctheory source
   tree that wrote the row, NULL outside a git checkout), ``created_at`` (first write, ISO
   8601 UTC), ``updated_at`` (last write) and ``attempts`` (how many results were written
   for this run: 1 unless a run was redone).
-* ``series(run_id, data)``: the metric series of a run as one JSON object
-  ``{"step": [...], name: [...], ...}`` -- one blob per run rather than one row per value,
-  because a run is always read whole and 3,900 blobs parse in tens of milliseconds where
-  millions of long-format rows take seconds through SQL. Floats are written with Python's
-  ``repr`` (exact round trip); non-finite values as the JavaScript literals ``NaN``,
-  ``Infinity``, ``-Infinity`` that Python's :mod:`json` reads back.
+* ``series(run_id, metric, step, value)``, primary key ``(run_id, metric)``: one row per
+  metric series of a run, ``step`` the steps at which it was recorded (little-endian int64
+  bytes) and ``value`` its values (little-endian float64 bytes: exact, NaN and infinities
+  kept; read with ``numpy.frombuffer(value, "<f8")``); the row ``metric = 'step'`` keeps the
+  run's step list itself. Binary rather than one SQL row per value or JSON text, for
+  loading speed: 3.5 million values (3,900 runs x 9 metrics x 101 steps) loaded in 13 s as
+  long-format SQL rows and 4-7 s as JSON text here, against 0.8-1.5 s as bytes.
 
 What a repeated write does: a run that is already *done* (finished or diverged) keeps its
 first result and only its ``attempts`` counter grows (results are deterministic, and the
@@ -47,6 +49,8 @@ import threading
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from nctheory.errors import NCTheoryError
 from nctheory.sweep.result import STATUSES, RunResult
@@ -80,7 +84,8 @@ CREATE TABLE runs (
     updated_at TEXT NOT NULL,
     attempts INTEGER NOT NULL
 );
-CREATE TABLE series (run_id TEXT PRIMARY KEY REFERENCES runs(run_id), data TEXT NOT NULL);
+CREATE TABLE series (run_id TEXT NOT NULL REFERENCES runs(run_id), metric TEXT NOT NULL, step BLOB NOT NULL,
+                     value BLOB NOT NULL, PRIMARY KEY (run_id, metric));
 """
 #: The columns of ``runs`` in order (what :meth:`ResultStore.rows` returns).
 RUN_COLUMNS = ("run_id", "config", "optimizer", "status", "verdict", "reasons", "error", "diverged_at",
@@ -128,6 +133,23 @@ def git_state() -> tuple:
         return commit, (None if commit is None or status is None else bool(status))
     except (OSError, subprocess.SubprocessError):
         return None, None
+
+
+def _series_rows(run_id: str, series: dict) -> list:
+    """The ``series`` rows of one run; refuses series without their steps."""
+    if not series:
+        return []
+    if "step" not in series:
+        raise NCTheoryError(f"run {run_id}: series must include 'step' (the steps the metrics were recorded at)")
+    steps = np.asarray(series["step"], dtype="<i8")
+    rows = []
+    for name, vals in series.items():
+        values = np.asarray(vals, dtype="<f8")
+        if values.ndim != 1 or values.size > steps.size:
+            raise NCTheoryError(f"run {run_id}: series {name!r} must be a list of at most {steps.size} numbers "
+                                f"(one per recorded step), got shape {values.shape}")
+        rows.append((run_id, str(name), steps[:values.size].tobytes(), values.tobytes()))
+    return rows
 
 
 def _store_path(path) -> Path:
@@ -276,8 +298,7 @@ class ResultStore:
             "git_dirty": None if dirty is None else int(dirty),
             "created_at": now, "updated_at": now, "attempts": 1,
         }
-        series = json.dumps({name: ([int(v) for v in vals] if name == "step" else [float(v) for v in vals])
-                             for name, vals in result.series.items()})
+        series = _series_rows(values["run_id"], result.series)
         with self._transaction():
             row = self._conn.execute("SELECT status, attempts, created_at FROM runs WHERE run_id=?",
                                      (values["run_id"],)).fetchone()
@@ -289,7 +310,8 @@ class ResultStore:
                 values.update(attempts=row[1] + 1, created_at=row[2])
             self._conn.execute(f"INSERT OR REPLACE INTO runs ({', '.join(RUN_COLUMNS)}) "
                                f"VALUES ({', '.join('?' * len(RUN_COLUMNS))})", [values[c] for c in RUN_COLUMNS])
-            self._conn.execute("INSERT OR REPLACE INTO series VALUES (?, ?)", (values["run_id"], series))
+            self._conn.execute("DELETE FROM series WHERE run_id=?", (values["run_id"],))
+            self._conn.executemany("INSERT INTO series VALUES (?, ?, ?, ?)", series)
         return True
 
     # ------------------------------------------------------------------ reading
@@ -317,9 +339,19 @@ class ResultStore:
             out.append(item)
         return out
 
-    def series(self) -> dict:
-        """run_id -> ``{"step": [...], name: [...]}`` for every stored run."""
-        return {run_id: json.loads(data) for run_id, data in self._query("SELECT run_id, data FROM series")}
+    def series(self, raw: bool = False) -> dict:
+        """run_id -> ``{"step": [...], name: [...]}`` for every stored run (lists of Python
+        ints and floats); ``raw=True``: name -> ``(steps, values)`` numpy arrays instead."""
+        out = {}
+        for run_id, metric, step, value in self._query(
+                "SELECT run_id, metric, step, value FROM series ORDER BY run_id, rowid"):
+            steps, values = np.frombuffer(step, dtype="<i8"), np.frombuffer(value, dtype="<f8")
+            entry = out.setdefault(run_id, {})
+            if raw:
+                entry[metric] = (steps, values)
+            else:
+                entry[metric] = steps.tolist() if metric == "step" else values.tolist()
+        return out
 
     def load(self):
         """The runs as a pandas DataFrame, one row per run (:func:`nctheory.sweep.load`)."""

@@ -91,29 +91,29 @@ def load_series(path):
 
     pd = _pandas()
     with ResultStore(path, create=False) as store:
-        series = store.series()
+        series = store.series(raw=True)
     run_ids = sorted(series)
     metrics = list(dict.fromkeys(name for data in series.values() for name in data if name != "step"))
     metric_code = {name: i for i, name in enumerate(metrics)}
-    run_codes, metric_codes, steps, values = [], [], [], []
+    run_codes, metric_codes, sizes, steps, values = [], [], [], [], []
     for run_code, run_id in enumerate(run_ids):
-        data = series[run_id]
-        step = np.asarray(data.get("step", []), dtype=np.int64)
-        for name, vals in data.items():
-            if name == "step":
-                continue
-            vals = np.asarray(vals, dtype=np.float64)
-            run_codes.append(np.full(vals.size, run_code, dtype=np.int32))
-            metric_codes.append(np.full(vals.size, metric_code[name], dtype=np.int16))
-            steps.append(step[:vals.size])
-            values.append(vals)
+        for name, (step, vals) in series[run_id].items():
+            if name != "step":
+                run_codes.append(run_code)
+                metric_codes.append(metric_code[name])
+                sizes.append(vals.size)
+                steps.append(step)
+                values.append(vals)
 
     def cat(parts, dtype):
         return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
+    sizes = np.asarray(sizes, dtype=np.int64)
+    run_codes = np.repeat(np.asarray(run_codes, dtype=np.int32), sizes)
+    metric_codes = np.repeat(np.asarray(metric_codes, dtype=np.int16), sizes)
     return pd.DataFrame({
-        "run_id": pd.Categorical.from_codes(cat(run_codes, np.int32), categories=pd.Index(run_ids, dtype=object)),
-        "metric": pd.Categorical.from_codes(cat(metric_codes, np.int16), categories=pd.Index(metrics, dtype=object)),
+        "run_id": pd.Categorical.from_codes(run_codes, categories=pd.Index(run_ids, dtype=object)),
+        "metric": pd.Categorical.from_codes(metric_codes, categories=pd.Index(metrics, dtype=object)),
         "step": cat(steps, np.int64), "value": cat(values, np.float64)})
 
 

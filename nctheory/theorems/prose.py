@@ -31,10 +31,13 @@ def steps(proof, *words: str) -> list:
 
 
 def environment(kind: str, title: str, label: str, body: str) -> str:
-    """``\\begin{kind}[title]\\label{thm:label} body \\end{kind}``."""
+    """``\\begin{kind}[title]\\label{thm:label} body \\end{kind}``, opening a group that
+    :func:`proof_or_failure` closes (always used in pairs)."""
     if kind not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}, got {kind!r}")
-    return f"\\begin{{{kind}}}[{title}]\\label{{thm:{label}}}\n{body.strip()}\n\\end{{{kind}}}"
+    # the group (closed by proof_or_failure) lets TeX stretch spaces rather than overfill a line
+    return (f"\\begingroup\\emergencystretch=1.5em\n\\begin{{{kind}}}[{title}]\\label{{thm:{label}}}\n"
+            f"{body.strip()}\n\\end{{{kind}}}")
 
 
 def hypotheses_list(items: list[str]) -> str:
@@ -54,12 +57,12 @@ def proof_or_failure(theorem, write) -> str:
         return (r"\begin{proof}[The verification fails]" "\n"
                 rf"\textbf{{The exact verification of this statement fails}} at {len(failing)} of "
                 rf"{len(proof.steps)} steps, so no proof is given:" "\n"
-                r"\begin{itemize}" "\n" + items + "\n" r"\end{itemize}" "\n" r"\end{proof}")
+                r"\begin{itemize}" "\n" + items + "\n" r"\end{itemize}" "\n" r"\end{proof}" "\n" r"\endgroup")
     try:
         body = write(proof)
     except LookupError as error:  # a step the text relies on is missing: say so, do not invent it
         body = rf"\textbf{{The proof text cannot be written}}: {plain_to_tex(str(error))}."
-    return "\\begin{proof}\n" + body.strip() + "\n\\end{proof}"
+    return "\\begin{proof}\n" + body.strip() + "\n\\end{proof}\n\\endgroup"
 
 
 def without_primes(expr, renames: dict):

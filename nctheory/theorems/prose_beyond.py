@@ -82,7 +82,8 @@ def matrix_row_sums_tex(theorem) -> str:
     statement = (r"Let $R = I - \frac{2}{K} \ones \ones^\top$, and let $U = c\, g(X_0, \dots, X_t)$ with a scalar $c$ "
                  r"and a map $g$ that is left-equivariant under $R$: $g(R X_0, \dots, R X_t) = R\, g(X_0, \dots, "
                  r"X_t)$. If $\ones^\top X_j = 0$ for every $j$, then $\ones^\top U = 0$. Newton--Schulz "
-                 r"orthogonalisation (Muon), Shampoo's $L^{-1/4} X R^{-1/4}$ and SOAP (when the eigenvalue of its left "
+                 r"orthogonalisation (Muon), Shampoo's $L^{-1/4} X P^{-1/4}$ (with left and right statistics $L$ "
+                 r"and $P$) and SOAP (when the eigenvalue of its left "
                  r"statistic on $\ones$ is simple) are such maps. Hence, fed with gradients of a shift-invariant loss "
                  r"(" + refer("lemma1") + r") and with decoupled weight decay, in exact arithmetic, the row sums of "
                  r"these optimizers follow $s_{t+1} = (1 - \lr\wdecay)\, s_t$.")
@@ -106,8 +107,8 @@ def matrix_row_sums_tex(theorem) -> str:
             r"with the normalisation $\norm{QX}_F = \norm{X}_F$; the transposed branch computes the same "
             r"polynomial, $(X X^\top)^2 X = X (X^\top X)^2$. For Shampoo, $(Q L Q^\top)^4 = "
             + tex(shampoo.objects[1]) + r"$, so every polynomial, hence every primary matrix function of the left "
-            r"statistic (such as $L^{-1/4}$), commutes with $Q$. For SOAP, Adam's ratio is odd in its first "
-            r"moment, " + inline(soap.objects[1]).replace("$", "$", 1) + r" for $m \mapsto -m$, so the sign of an "
+            r"statistic (such as $L^{-1/4}$), commutes with $Q$. For SOAP, Adam's ratio $r(m) = m/(\sqrt{v} + "
+            r"\varepsilon)$ is odd in its first moment, $r(-m) = " + tex(soap.objects[1]) + r"$, so the sign of an "
             r"eigenvector does not matter, and if $\ones/\sqrt{K}$ is an eigenvector the rotated first moment, "
             r"hence Adam's output, vanishes on it.",
             r"\par The hypotheses are needed. Elementwise preconditioning breaks it: for the centred column "

@@ -119,7 +119,8 @@ def _k_from_mn(expr):
 
 def theorem2_tex(theorem) -> str:
     statement = (r"Let $L(W) = \frac1N \sum_{s=1}^N \ell(W h_s + b; y_s)$ with a shift-invariant loss $\ell$ "
-                 r"(the hypothesis of " + refer("lemma1") + r"), any $K \ge 2$, $d$ and $N$, and let $\wdecay > 0$. If $W^\star$ is a "
+                 r"(the hypothesis of " + refer("lemma1") + r"), any $K \ge 2$, $d$ and $N$, and let $\wdecay > 0$. "
+                 r"If $W^\star$ is a "
                  r"stationary point of the coupled objective $L(W) + \frac{\wdecay}{2} \norm{W}_F^2$, then "
                  r"$W^{\star\top} \ones_K = 0$, that is, $\NCzero(W^\star) = 0$. In particular every optimizer "
                  r"that converges to a stationary point of the coupled objective ends with $\NCzero = 0$.")

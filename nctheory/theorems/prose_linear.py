@@ -198,7 +198,7 @@ def optimal_momentum_tex(theorem) -> str:
             poly = sp.Poly(sp.expand(sp.cancel(p)), X)
             _, b, c = poly.all_coeffs()
             disc = sp.factor(sp.cancel(b ** 2 - 4 * c)).subs(back)
-            head = (rf"\emph{{Case {plain_to_tex(case.text)}.}} " if several else "") + sentence
+            head = (rf"\par\emph{{Case {plain_to_tex(case.text)}.}} " if several else "") + sentence
             parts.append(head + r"The characteristic polynomial $\chi(z; \mom) = z^2 + b(\mom) z + c(\mom)$ has "
                          r"coefficients affine in $\mom$:")
             parts.append(rf"\[ \chi(z; \mom) = {_quadratic(p, back)}. \]")

@@ -117,6 +117,9 @@ def verification_tex(theorem) -> str:
              r"reduces to $0$ by exact simplification, a difference when an exact witness makes it nonzero; the "
              r"other steps are decided by exact computations (certificates, solved equations, enumerations).",
              r"{\sloppy\emergencystretch=3em", r"\begin{itemize}"]
+    if theorem.hypotheses:
+        lines.append(r"\item[] \textit{Hypotheses the verification works under.}")
+        lines += [rf"\item[--] {plain_to_tex(h)}" for h in theorem.hypotheses]
     group = None
     for step in proof.steps:
         heading, rest = _prefix(step.description)

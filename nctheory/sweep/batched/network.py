@@ -2,8 +2,8 @@ r"""R copies of a torch network at once: ``torch.func.vmap`` over ``functional_c
 
 Each run's network is built exactly as its one-at-a-time run builds it --
 ``torch.manual_seed(seed)`` then :func:`nctheory.runs.training.runners.make_runner` (the same
-data, the same ``build_model`` and default initialisation; the data are loaded once per
-distinct seed and handed to it) -- and its parameters are stacked: name -> ``(R, *shape)``.
+data, the same ``build_model`` and default initialisation; the data are loaded once, or once
+per seed where they depend on it, and handed to it) -- and its parameters are stacked: name -> ``(R, *shape)``.
 One copy of the module serves as the template whose ``forward`` ``functional_call`` runs
 with each run's parameters; ``vmap`` maps it over the run axis (and over each run's
 minibatch rows, and over per-run data when the data depend on the seed), which turns every
@@ -29,6 +29,34 @@ class Unbatchable(NCTheoryError):
     """These runs cannot be batched; the message says why (they then run one at a time)."""
 
 
+class _DataBySeed:
+    """The data of each run, loaded as few times as possible: the runs of a group differ only
+    in their seeds, so the data are loaded for the first two distinct seeds; if those two are
+    equal the data do not depend on the seed (the built-in data sets use data seed 0) and are
+    shared, else (the Gaussian mixture is drawn from the run's seed) they are loaded per seed."""
+
+    def __init__(self, load):
+        self.load, self.by_seed, self.shared = load, {}, None
+
+    def get(self, config):
+        if self.shared is not None:
+            return self.shared
+        if config.seed not in self.by_seed:
+            self.by_seed[config.seed] = self.load(config)
+            if len(self.by_seed) == 2:
+                a, b = self.by_seed.values()
+                if _same(a, b):
+                    self.shared = a
+        return self.by_seed[config.seed]
+
+
+def _same(a, b) -> bool:
+    import torch
+
+    return (a.name == b.name and a.X.shape == b.X.shape and bool(torch.equal(torch.as_tensor(a.X), torch.as_tensor(b.X)))
+            and bool(torch.equal(torch.as_tensor(a.y), torch.as_tensor(b.y))))
+
+
 def _with_data(config, loaded):
     """``config`` with the Dataset loaded for it passed as ``data`` (loaded once per seed),
     naming the data set as well so that the record's description is the one-run record's."""
@@ -51,12 +79,10 @@ class TorchNetworkBatch:
 
         self.torch, self.target = torch, target
         self.loss, self.eps = configs[0].loss, configs[0].label_smoothing
-        data, runners = {}, []
+        data, runners = _DataBySeed(lambda c: run_dataset(c, target.dtype)), []
         for spec, config in zip(specs, configs):
-            if config.seed not in data:
-                data[config.seed] = run_dataset(config, target.dtype)
             torch.manual_seed(config.seed)
-            runner, self.num_classes, description = make_runner(spec, target, _with_data(config, data[config.seed]))
+            runner, self.num_classes, description = make_runner(spec, target, _with_data(config, data.get(config)))
             runners.append((runner, description))
         template = runners[0][0]
         if any(True for _ in template.net.buffers()):
