@@ -20,6 +20,11 @@ Also reported: the batched UFM on numpy (CPU only), the package's own one-at-a-t
 (``run_one``, which adds the verdict's per-step norms and ``from_torch``) on a subset, and a
 correctness check (largest relative gap between the batched and the loop's recorded metrics).
 
+Times are the process's CPU time on CPU (this machine's two cores are shared with other
+processes: wall time measures their load too; the wall times are reported alongside) and
+wall time on CUDA. One thread everywhere (``--num-threads``), for the loop, the engine and
+the matmul reference alike.
+
 Usage::
 
     python numerics/bench_sweep.py                      # CPU, float64, 1 thread
@@ -61,11 +66,21 @@ def sync(device):
 
 
 def timed(fn, device):
+    """``(seconds, output)``: on CPU the process's CPU time (the cores are shared with other
+    processes, whose load inflates wall time but not our CPU time; one thread: CPU time is
+    what the wall time would be on an idle machine), on CUDA wall time."""
     sync(device)
-    start = time.perf_counter()
+    clock = time.perf_counter if device == "cuda" else time.process_time
+    wall, start = time.perf_counter(), clock()
     out = fn()
     sync(device)
-    return time.perf_counter() - start, out
+    seconds = clock() - start
+    WALL.append(time.perf_counter() - wall)
+    return seconds, out
+
+
+#: wall-clock seconds of every timed section, in order (reported next to the CPU times)
+WALL: list = []
 
 
 # ---------------------------------------------------------------------- the machine's matmul rate
@@ -199,9 +214,11 @@ def series_gap(results, loop_out) -> float:
 def compare(name, runs, loop_one, device, extra=None) -> dict:
     """Time the batched engine and the loop on ``runs``; check they computed the same."""
     batched_s, results = timed(lambda: run_batch(runs), device)
+    batched_wall = WALL[-1]
     assert all(r.status == "finished" for r in results), [r.error for r in results if r.error][:1]
     loop_s, loop_out = timed(lambda: [loop_one(r) for r in runs], device)
     out = {"runs": len(runs), "batched_s": round(batched_s, 3), "loop_s": round(loop_s, 3),
+           "batched_wall_s": round(batched_wall, 3), "loop_wall_s": round(WALL[-1], 3),
            "batched_runs_per_s": round(len(runs) / batched_s, 2), "loop_runs_per_s": round(len(runs) / loop_s, 2),
            "ratio": round(loop_s / batched_s, 2), "runs_per_batch": sorted({r.batch_runs for r in results}),
            "implementation": results[0].implementation, "metric_steps": results[0].series["step"],
@@ -227,6 +244,7 @@ def main(argv=None):
                           "torch": torch.__version__, "device": device,
                           "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
                           "num_threads": args.num_threads, "dtype": args.dtype,
+                          "seconds": "process CPU time" if device == "cpu" else "wall time",
                           "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
               "goals": {"ufm_ratio": 20, "larger_fraction_of_matmul": 0.5}}
     if device == "cpu":
@@ -285,8 +303,35 @@ def main(argv=None):
     out = Path(args.out) if args.out else default
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(f"wrote {out} and {out.with_suffix('.md').name}")
     return report
+
+
+def markdown(report) -> str:
+    """A short summary of the report."""
+    m, g = report["machine"], report["goals"]
+    lines = [f"# Batched sweep engine vs the loop of separate torch.optim runs ({m['device']}, {m['dtype']})", "",
+             f"Machine: {m['processor']}, {m['cpus']} CPUs, torch {m['torch']}, {m['num_threads']} thread(s); "
+             f"load average {m['load_average_at_start'][0]} at the start, {m['load_average_at_end'][0]} at the end "
+             f"(other processes shared the cores; rates use " + ("CPU time" if m["device"] == "cpu" else "wall time")
+             + f"). Matmul peak measured here: {report['matmul']['gflops']} GFLOP/s.", "",
+             "| sweep | runs | batched runs/s | loop runs/s | ratio | batched GFLOP/s (of peak) | metrics agree to |",
+             "|---|---|---|---|---|---|---|"]
+    for key, label in (("ufm", "UFM K=10 d=16 n=10"), ("mlp", "digits MLP w=64 B=128"),
+                       ("larger", "digits MLP w=256 B=512")):
+        r = report[key]
+        flops = f"{r['batched_gflops']} ({r['batched_fraction_of_matmul']:.0%})" if "batched_gflops" in r else "-"
+        lines.append(f"| {label} | {r['runs']} | {r['batched_runs_per_s']} | {r['loop_runs_per_s']} | {r['ratio']}x | "
+                     f"{flops} | {r['max_relative_metric_gap_batched_vs_loop']:.1e} |")
+    u, big = report["ufm"], report["larger"]
+    lines += ["", f"Goals: UFM ratio >= {g['ufm_ratio']}x: **{'met' if u['goal_met'] else 'not met'}** "
+              f"({u['ratio']}x on torch" + (f", {u['ratio_numpy']}x with the batched numpy UFM" if "ratio_numpy" in u
+                                              else "") + f"; the package's own run_one path: "
+              f"{u['run_one_runs_per_s']} runs/s). Larger size >= {g['larger_fraction_of_matmul']:.0%} of matmul "
+              f"throughput: **{'met' if big['goal_met'] else 'not met'}** ({big['batched_fraction_of_matmul']:.0%}).",
+              "", report.get("gpu_run", "GPU: " + str(m.get("gpu")))]
+    return "\n".join(lines) + "\n"
 
 
 def _cpu_name() -> str:

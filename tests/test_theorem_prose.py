@@ -40,7 +40,7 @@ def test_every_paper_tex_compiles_without_errors_or_overfull_boxes(compiled):
     assert compiled["pdf"] is not None
     wide = [w for w in overfull_boxes(compiled["log"]) if w > 2.0]
     assert wide == [], f"overfull boxes wider than 2pt: {wide}"
-    assert "undefined" not in compiled["log"].lower() or "Reference" not in compiled["log"]
+    assert "LaTeX Warning: Reference" not in compiled["log"]  # cross-references fall back to words
 
 
 @needs_latex
