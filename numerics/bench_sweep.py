@@ -56,7 +56,7 @@ from nctheory.sweep.batched import run_batch
 
 HERE = Path(__file__).resolve().parent
 METRICS = ("nc0", "nc1", "nc2", "nc3", "nc4", "loss", "accuracy")
-UFM = dict(num_classes=10, dim=16, samples_per_class=10)
+UFM = {"num_classes": 10, "dim": 16, "samples_per_class": 10}
 TORCH_OPTIM = {"sgd_momentum": torch.optim.SGD, "adamw": torch.optim.AdamW}
 
 
@@ -91,7 +91,7 @@ def matmul_rate(device, dtype, sizes=(256, 512, 1024, 2048), repeats=5) -> dict:
         A = torch.randn(n, n, dtype=dtype, device=device)
         B = torch.randn(n, n, dtype=dtype, device=device)
         A @ B
-        best = min(timed(lambda: A @ B, device)[0] for _ in range(repeats))
+        best = min(timed(lambda A=A, B=B: A @ B, device)[0] for _ in range(repeats))
         out[n] = 2 * n ** 3 / best
     return {"gflops_by_size": {str(n): round(v / 1e9, 2) for n, v in out.items()},
             "gflops": round(max(out.values()) / 1e9, 2)}
@@ -182,8 +182,8 @@ def ufm_runs(backend, device, dtype_name, steps, lrs=10, wds=5, seeds=2):
 
 def mlp_runs(device, dtype_name, width, batch_size, steps, n=4):
     return [SweepRun.make("sgd_momentum", {"lr": float(lr), "momentum": 0.9, "weight_decay": float(wd)},
-                          dict(model="mlp", device=device, dtype=dtype_name, width=width, batch_size=batch_size,
-                               steps=steps, seed=seed, record_every=steps), METRICS)
+                          {"model": "mlp", "device": device, "dtype": dtype_name, "width": width, "batch_size": batch_size,
+                               "steps": steps, "seed": seed, "record_every": steps}, METRICS)
             for lr, wd, seed in itertools.product(np.geomspace(0.01, 0.1, n), np.geomspace(1e-4, 1e-2, n), range(n))]
 
 
@@ -212,7 +212,10 @@ def series_gap(results, loop_out) -> float:
 
 
 def compare(name, runs, loop_one, device, extra=None) -> dict:
-    """Time the batched engine and the loop on ``runs``; check they computed the same."""
+    """Time the batched engine and the loop on ``runs`` (after an untimed warm-up of both on two
+    runs: first calls load code and allocate); check they computed the same."""
+    run_batch(runs[:2])
+    [loop_one(r) for r in runs[:2]]
     batched_s, results = timed(lambda: run_batch(runs), device)
     batched_wall = WALL[-1]
     assert all(r.status == "finished" for r in results), [r.error for r in results if r.error][:1]
@@ -258,6 +261,7 @@ def main(argv=None):
                             {"sizes": UFM, "steps": steps, "optimizers": sorted(TORCH_OPTIM)})
     if device == "cpu":
         numpy_runs = ufm_runs("numpy", "cpu", args.dtype, steps, *((2, 2, 2) if q else ()))
+        run_batch(numpy_runs[:2])
         t, _ = timed(lambda: run_batch(numpy_runs), device)
         report["ufm"]["batched_numpy_s"] = round(t, 3)
         report["ufm"]["batched_numpy_runs_per_s"] = round(len(runs) / t, 2)
@@ -265,6 +269,7 @@ def main(argv=None):
     subset = runs[:: max(1, len(runs) // 10)]
     from nctheory.sweep.result import run_one
 
+    run_one(subset[0])
     t, _ = timed(lambda: [run_one(r) for r in subset], device)
     report["ufm"]["run_one_runs_per_s"] = round(len(subset) / t, 2)
     report["ufm"]["run_one_subset"] = len(subset)

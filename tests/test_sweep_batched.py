@@ -46,8 +46,7 @@ from nctheory.errors import NCTheoryError
 from nctheory.optimizers import REGISTRY
 from nctheory.runs.training.loop import run as train_alone
 from nctheory.sweep import SweepRun, run_one
-from nctheory.sweep.batched import run_batch, train_group
-from nctheory.sweep.batched import stacking
+from nctheory.sweep.batched import run_batch, stacking, train_group
 from nctheory.sweep.batched.chain import BatchedChain
 from nctheory.sweep.batched.engine import Prepared
 from nctheory.sweep.batched.stacking import StackedHyperparameters
@@ -93,8 +92,8 @@ def worst_gap(runs) -> tuple[float, list]:
 
 def ufm_runs(backend: str, batch_size=None, steps=60):
     """Heavy ball and AdamW with different hyperparameters and seeds per run (K=5, d=8)."""
-    common = dict(model="ufm", backend=backend, num_classes=5, dim=8, samples_per_class=4, steps=steps,
-                  record_every=20, batch_size=batch_size)
+    common = {"model": "ufm", "backend": backend, "num_classes": 5, "dim": 8, "samples_per_class": 4, "steps": steps,
+                  "record_every": 20, "batch_size": batch_size}
     return [SweepRun.make("sgd_momentum", {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-3},
                           {**common, "seed": 1}, METRICS),
             SweepRun.make("sgd_momentum", {"lr": 0.2, "momentum": 0.5, "weight_decay": 2e-2, "dampening": 0.1},
@@ -112,7 +111,7 @@ def test_ufm_batched_equals_one_at_a_time(backend, batch_size):
 
 
 def test_digits_mlp_batched_equals_one_at_a_time():
-    common = dict(model="mlp", width=16, steps=20, batch_size=128, record_every=10)
+    common = {"model": "mlp", "width": 16, "steps": 20, "batch_size": 128, "record_every": 10}
     runs = [SweepRun.make("sgd_momentum", {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-3},
                           {**common, "seed": 1}, METRICS),
             SweepRun.make("sgd_momentum", {"lr": 0.1, "momentum": 0.5, "weight_decay": 1e-2},
@@ -127,8 +126,8 @@ def test_digits_mlp_batched_equals_one_at_a_time():
 
 def test_gaussian_mlp_with_data_drawn_from_each_seed():
     """The Gaussian mixture is drawn from the run's seed: each run trains on its own data."""
-    common = dict(model="gaussian_mlp", width=8, num_classes=3, dim=5, samples_per_class=10, steps=10,
-                  record_every=5)
+    common = {"model": "gaussian_mlp", "width": 8, "num_classes": 3, "dim": 5, "samples_per_class": 10, "steps": 10,
+                  "record_every": 5}
     runs = [SweepRun.make("sgd", {"lr": lr, "weight_decay": 1e-3}, {**common, "seed": s}, METRICS)
             for lr, s in ((0.05, 1), (0.2, 2))]
     worst, results = worst_gap(runs)
@@ -140,8 +139,8 @@ def test_verdicts_and_step_norms_match_the_one_run_record():
     """Runs that ask for a verdict get the per-step norms the verdict's rounding model reads
     (the names the one-run torch runner records, with its values to 1e-12 -- except the
     gradient's row sum, which is rounding noise on both sides) and the same verdicts."""
-    common = dict(model="ufm", backend="torch", num_classes=5, dim=8, samples_per_class=4, steps=40,
-                  record_every=10)
+    common = {"model": "ufm", "backend": "torch", "num_classes": 5, "dim": 8, "samples_per_class": 4, "steps": 40,
+                  "record_every": 10}
     runs = [SweepRun.make("sgd_momentum", {"lr": lr, "momentum": 0.9, "weight_decay": 5e-3}, {**common, "seed": s},
                           ("nc0", "verdict")) for lr, s in ((0.05, 1), (0.1, 2))]
     records, _ = train_group([Prepared(r) for r in runs])
@@ -175,8 +174,8 @@ def test_planted_hyperparameter_mixup_is_detected(monkeypatch):
 
 
 def test_a_diverging_run_leaves_the_batch_and_the_others_finish():
-    common = dict(model="ufm", backend="numpy", num_classes=5, dim=8, samples_per_class=4, steps=80,
-                  record_every=20)
+    common = {"model": "ufm", "backend": "numpy", "num_classes": 5, "dim": 8, "samples_per_class": 4, "steps": 80,
+                  "record_every": 20}
     runs = [SweepRun.make("sgd", {"lr": 0.1, "weight_decay": 1e-2}, {**common, "seed": 1}, METRICS),
             SweepRun.make("sgd", {"lr": 1e6, "weight_decay": 0.0}, {**common, "seed": 2}, METRICS),
             SweepRun.make("sgd", {"lr": 0.3, "weight_decay": 1e-3}, {**common, "seed": 3}, METRICS)]
@@ -191,7 +190,7 @@ def test_a_diverging_run_leaves_the_batch_and_the_others_finish():
 
 
 def test_a_run_that_cannot_be_built_fails_alone():
-    common = dict(model="ufm", backend="numpy", num_classes=3, dim=4, samples_per_class=2, steps=5)
+    common = {"model": "ufm", "backend": "numpy", "num_classes": 3, "dim": 4, "samples_per_class": 2, "steps": 5}
     runs = [SweepRun.make("sgd_momentum", {"lr": 0.1, "momentum": 0.9}, {**common, "seed": 0}),
             SweepRun.make("sgd_momentum", {"lr": 0.1, "momentum": 1.5}, {**common, "seed": 1})]
     results = run_batch(runs)
@@ -200,7 +199,7 @@ def test_a_run_that_cannot_be_built_fails_alone():
 
 
 def test_batchnorm_networks_run_one_at_a_time_with_the_reason():
-    runs = [SweepRun.make("sgd", {"lr": 0.05}, dict(model="vgg", steps=2, batch_size=32, record_every=0, seed=s),
+    runs = [SweepRun.make("sgd", {"lr": 0.05}, {"model": "vgg", "steps": 2, "batch_size": 32, "record_every": 0, "seed": s},
                           ("nc0",)) for s in (0, 1)]
     results = run_batch(runs)
     assert all(r.status == "finished" for r in results)
@@ -270,7 +269,7 @@ def test_probe_catches_a_transformation_that_mixes_runs():
     sgd = REGISTRY["sgd"]
     spec = OptimizerSpec(name="normalised_sgd", summary="test", chain=(WholeArrayNormalisation(),) + sgd.chain,
                          hyperparameters=sgd.hyperparameters, reference="test")
-    common = dict(model="ufm", backend="numpy", num_classes=3, dim=4, samples_per_class=2, steps=6, record_every=3)
+    common = {"model": "ufm", "backend": "numpy", "num_classes": 3, "dim": 4, "samples_per_class": 2, "steps": 6, "record_every": 3}
     runs = [SweepRun.make(spec, {"lr": lr, "weight_decay": 0.0}, {**common, "seed": s}, ("nc0", "loss"))
             for lr, s in ((0.1, 0), (0.3, 1))]
     with pytest.raises(NCTheoryError, match="does not broadcast over the run axis"):

@@ -117,12 +117,12 @@ def train_batch(model, chain, hp, steps: int, record_every: int, batch_size, see
     for r in range(R):
         done = int(done_at[r])
         kept = [i for i, s in enumerate(metric_steps[r]) if s <= done]
-        fields = dict(row_sums=rows_host[r, :done + 1], learning_rates=hp.rates_host_all[r, :done].copy(),
-                      metric_steps=np.asarray([metric_steps[r][i] for i in kept], dtype=np.int64),
-                      metrics={name: np.asarray([metric_rows[r][i][name] for i in kept], dtype=np.float64)
+        fields = {"row_sums": rows_host[r, :done + 1], "learning_rates": hp.rates_host_all[r, :done].copy(),
+                      "metric_steps": np.asarray([metric_steps[r][i] for i in kept], dtype=np.int64),
+                      "metrics": {name: np.asarray([metric_rows[r][i][name] for i in kept], dtype=np.float64)
                                for name in METRIC_NAMES},
-                      diverged_at=diverged_at[r], metric_time_s=float(metric_time[r]), wall_time_s=wall,
-                      step_norms={})
+                      "diverged_at": diverged_at[r], "metric_time_s": float(metric_time[r]), "wall_time_s": wall,
+                      "step_norms": {}}
         if norms_host is not None:
             values = norms_host[r, :done]
             fields["step_norms"] = {name: values[:, i] for i, name in enumerate(norm_names)}

@@ -31,7 +31,7 @@ from nctheory.runs.collapse_metrics import nc_metrics
 from nctheory.theory.losses import LOSSES, run_parameters
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def class_axis_one(loss: str, eps: float, num_classes: int) -> bool:
     """Whether ``LOSSES[loss].torch_value`` on logits ``(R, K, B)`` with labels ``(R, B)``
     gives the per-sample values of the flat ``(R B, K)`` evaluation (float64, to 1e-12)."""
