@@ -26,7 +26,7 @@ def test_quick_evidence_verifies_the_recurrences_and_refutes_the_control():
 
 
 def test_table_shows_a_refuted_row_as_refuted():
-    row = EvidenceRow("sgd", r"$\lr\wd = 0.05$", "rate", "$0.9$", "$0.95$", "$0.1$", "refuted", control=True)
+    row = EvidenceRow("sgd", r"$\lr\wdecay = 0.05$", "rate", "$0.9$", "$0.95$", "$0.1$", "refuted", control=True)
     table = evidence_table([row])
     assert r"\texttt{sgd}\newline(control)" in table and "& refuted \\\\" in table
 

@@ -28,12 +28,12 @@ def test_tidy_forms_are_exact_and_use_the_shared_macros():
     for entry in list(dyn.matrix) + [dyn.charpoly()]:
         assert sp.expand(sp.sympify(tidy(entry)) - entry) == 0
     text = tex(tidy(dyn.matrix[0, 0]))
-    assert r"\lr" in text and r"\wd" in text and "eta" not in text
+    assert r"\lr" in text and r"\wdecay" in text and "eta" not in text
     assert text.startswith("1 - ")  # the bare constant first, the sign pulled out of the sum
 
 
 def test_conditions_drop_certified_factors_and_refuse_impossible_ones():
-    assert condition_tex(ETA * (2 - ETA * LAM)) == r"\lr \wd < 2"
+    assert condition_tex(ETA * (2 - ETA * LAM)) == r"\lr \wdecay < 2"
     assert condition_tex(-(1 + MU)) is False  # negative control: never positive
     assert condition_tex(sp.Integer(0)) is False
     assert condition_tex(ETA * (1 + MU)) is True
@@ -78,7 +78,7 @@ def test_layout_is_the_same_within_a_family_and_follows_the_theory():
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_family_sample_compiles_without_overfull_boxes(tmp_path):
     body = notation_section() + "".join(optimizer_section(nctheory.get_spec(n)) for n in FAMILY_SAMPLE)
-    body = re.sub(r"\\wd(?![A-Za-z@])", r"\\wdecay", body)  # \wd is a TeX primitive (the assembly does the same)
+    body = re.sub(r"\\wdecay(?![A-Za-z@])", r"\\wdecay", body)  # \wdecay is a TeX primitive (the assembly does the same)
     body = re.sub(r"\\cite[tp]\{[^}]*\}", "[cite]", body)
     (tmp_path / "doc.tex").write_text(
         "\\documentclass{article}\\usepackage{amsmath,amssymb,mathtools,booktabs}\n" + MACROS

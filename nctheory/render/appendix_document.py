@@ -62,16 +62,19 @@ MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
 \makeatother
 """
 
-#: The standalone wrapper's preamble. The text block is the article class's 345pt wide
-#: (narrower than ICLR's 5.5in, so what fits here fits there) and ICLR's 9in high. The wrapper
-#: starts the verification log, and after the evidence's figures the references, on a new page
-#: (``\clearpage`` places the pending figures first, so none floats among the references).
+#: The standalone wrapper's preamble: ICLR's text block (5.5in = 397.48pt wide, 9in high), so the
+#: pages count as they will in the paper. ``cmap`` and ``glyphtounicode`` give every glyph a
+#: Unicode meaning, so ligatures (fi, fl, ff) extract as letters and the PDF's text is searchable.
+#: The wrapper starts the verification log, and after the evidence's figures the references, on a
+#: new page (``\clearpage`` places the pending figures first, so none floats among the references).
 PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[letterpaper,textwidth=345pt,textheight=9in,centering]{geometry}
+\usepackage{cmap}
+\usepackage[letterpaper,textwidth=397.48pt,textheight=9in,centering]{geometry}
 \usepackage{amsmath,amssymb,amsthm,mathtools}
 \usepackage{graphicx,booktabs}
 \usepackage[round]{natbib}
 \usepackage[hidelinks]{hyperref}
+\ifdefined\pdfgentounicode\input{glyphtounicode}\pdfgentounicode=1\fi
 \input{nctheory-macros}
 \allowdisplaybreaks[1]
 """
@@ -167,21 +170,22 @@ def introduction_tex(request: Request, labels: dict | None = None) -> str:
 
 def theorems_tex(request: Request) -> str:
     """Every theorem as a paper states it, with its proof."""
+    from nctheory.theorems.prose import in_document
+
     parts = [rf"\section{{Theorems and proofs}}\label{{{LABELS['theorems']}}}", ""]
-    for theorem in request.theorems:
-        parts += [theorem.paper_tex().strip(), ""]
+    labels = [f"thm:{theorem.name}" for theorem in request.theorems] + [f"opt:{spec.name}" for spec in request.specs]
+    with in_document(labels):  # objects shown in an optimizer's section are referred to, not repeated
+        for theorem in request.theorems:
+            parts += [theorem.paper_tex().strip(), ""]
     return "\n".join(parts)
 
 
 def optimizers_tex(request: Request) -> str:
-    """One subsection per optimizer, from its spec; references only to theorems present."""
+    """The optimizers by family, from their specs; references only to theorems present."""
+    from nctheory.render.appendix_families import optimizers_section
+
     labels = {f"thm:{theorem.name}" for theorem in request.theorems}
-    parts = [rf"\section{{The optimizers}}\label{{{LABELS['optimizers']}}}", "",
-             (r"Each optimizer is described by the same rows, derived from its update rule, in the notation of "
-              r"Table~\ref{tab:notation}."), ""]
-    for spec in request.specs:
-        parts += [_optimizer_tex(spec, labels).strip(), ""]
-    return "\n".join(parts)
+    return optimizers_section(request.specs, labels, LABELS["optimizers"])
 
 
 def evidence_tex(request: Request, figure_dir: Path) -> str:
@@ -227,7 +231,7 @@ def render_files(request: Request, figure_dir: Path | None) -> dict[str, str]:
     figures, written into ``figure_dir``) is made only if ``request.numerics``."""
     from nctheory.optimizers import REGISTRY
 
-    sections = {"introduction": "", "notation": _notation_tex().strip() + "\n"}
+    sections = {"introduction": "", "notation": _notation_tex(request).strip() + "\n"}
     if request.theorems:
         sections["theorems"] = theorems_tex(request)
     if request.specs:
@@ -325,13 +329,7 @@ def _replace(staging: Path, out: Path) -> None:
 
 
 # ---------------------------------------------------------------------- the pieces
-def _notation_tex() -> str:
+def _notation_tex(request: Request) -> str:
     from nctheory.render.appendix_optimizers import notation_section
 
-    return notation_section()
-
-
-def _optimizer_tex(spec, labels: set) -> str:
-    from nctheory.render.appendix_optimizers import optimizer_section
-
-    return optimizer_section(spec, labels=labels)
+    return notation_section({f"thm:{theorem.name}" for theorem in request.theorems})

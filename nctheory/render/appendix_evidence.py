@@ -98,11 +98,11 @@ def _linear_options(spec, steps: int) -> dict:
 def _linear_row(spec, steps: int, seed: int, theory: str | None = None) -> EvidenceRow:
     options = _linear_options(spec, steps)
     verdict = _check(spec.name, options, seed, theory)
-    setting = rf"$\lr\wd = {EVIDENCE_ETA_LAMBDA:g}$" + (rf", $\mom = {options['momentum']:g}$" if "momentum" in options
+    setting = rf"$\lr\wdecay = {EVIDENCE_ETA_LAMBDA:g}$" + (rf", $\mom = {options['momentum']:g}$" if "momentum" in options
                                                     else "") + f", {steps} steps"
     quantity = r"fitted rate (spectral radius " + _num(verdict.predicted_rate) + ")"
     if theory:
-        setting += rf", judged with ${CONTROL_DECAY_FACTOR:g}\wd$"
+        setting += rf", judged with ${CONTROL_DECAY_FACTOR:g}\wdecay$"
     return EvidenceRow(spec.name, setting, quantity, _num(verdict.details.get("predicted_fitted_rate")),
                        _num(verdict.measured_rate), _num(verdict.max_rel_error, 2), verdict.verdict,
                        verdict.series, control=bool(theory))

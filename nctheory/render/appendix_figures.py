@@ -207,10 +207,10 @@ def write_figures(directory: Path, rows, eta_lambda: float = 0.05) -> list:
         spec = spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec
         panels.append((title, spec.without("momentum"), _momentum_thresholds(name, eta_lambda)))
     rate_figure(panels, eta_lambda, Path(directory) / "rate_vs_momentum.pdf")
-    out.append(("rate_vs_momentum", r"The rate $\rate$ against the momentum at $\lr\wd = "
-                f"{eta_lambda:g}" r"$ and $\damp = 0$, with the rate $1 - \lr\wd$ of plain gradient descent "
-                r"(dashed). Heavy ball beats it for $\mom < (1 - \lr\wd)^2$ and Nesterov for $\mom < 1 - \lr\wd$; "
-                r"both are fastest at $\mom^\star$. SGDW never beats it: its rate is $\max(1 - \lr\wd, \mom)$, "
+    out.append(("rate_vs_momentum", r"The rate $\rate$ against the momentum at $\lr\wdecay = "
+                f"{eta_lambda:g}" r"$ and $\damp = 0$, with the rate $1 - \lr\wdecay$ of plain gradient descent "
+                r"(dashed). Heavy ball beats it for $\mom < (1 - \lr\wdecay)^2$ and Nesterov for $\mom < 1 - \lr\wdecay$; "
+                r"both are fastest at $\mom^\star$. SGDW never beats it: its rate is $\max(1 - \lr\wdecay, \mom)$, "
                 r"and a fresh run never excites the $\mom$ mode."))
     region_panels = []
     for title, name in specs:
@@ -218,7 +218,7 @@ def write_figures(directory: Path, rows, eta_lambda: float = 0.05) -> list:
         spec = spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec
         region_panels.append((title, spec.without("lr", "momentum")))
     region_figure(region_panels, Path(directory) / "regions.pdf")
-    out.append(("regions", r"Stability ($\rate < 1$, light) and acceleration ($\rate < 1 - \lr\wd$, dark) "
-                r"regions in the $(\lr\wd, \mom)$ plane at $\damp = 0$, from the Schur--Cohn conditions of "
+    out.append(("regions", r"Stability ($\rate < 1$, light) and acceleration ($\rate < 1 - \lr\wdecay$, dark) "
+                r"regions in the $(\lr\wdecay, \mom)$ plane at $\damp = 0$, from the Schur--Cohn conditions of "
                 r"each characteristic polynomial. SGDW has no acceleration region."))
     return out

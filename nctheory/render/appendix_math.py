@@ -24,8 +24,8 @@ import sympy as sp
 from nctheory.theory.latex import is_state, tex, tidy, update_equations, width
 
 #: Units of :func:`nctheory.theory.latex.width` a display line may use (about 5.5pt each:
-#: 56 x 5.5pt = 308pt, inside the 345pt text width of the article class and ICLR's 397pt).
-LINE_WIDTH = 56
+#: 64 x 5.5pt = 352pt, inside ICLR's 5.5in = 397.48pt text width, the appendix's layout).
+LINE_WIDTH = 64
 Z = sp.Symbol("z")
 W_T, G_T = sp.Symbol("W_{t}"), sp.Symbol("G_{t}")
 
@@ -276,8 +276,9 @@ def rhs_lines(rhs, budget: float) -> list:
     return [text]
 
 
-def align_rows(rows, line_width: float = LINE_WIDTH) -> str:
-    """An ``align*`` of ``(lhs_tex, relation, rhs, note)`` rows; ``rhs`` sympy or LaTeX."""
+def align_lines(rows, line_width: float = LINE_WIDTH) -> list:
+    """The lines (LaTeX, without the final ``\\\\``) of an ``align*`` of ``(lhs_tex, relation, rhs, note)``
+    rows; ``rhs`` sympy (broken between terms where too wide) or LaTeX."""
     out = []
     for lhs, relation, rhs, note in rows:
         budget = line_width - width(lhs) - 3 - (width(note) + 4 if note else 0)
@@ -285,7 +286,12 @@ def align_rows(rows, line_width: float = LINE_WIDTH) -> str:
         first = f"  {lhs} &{relation} {lines[0]}" + (rf" && \text{{({note})}}" if note else "")
         out.append(first)
         out.extend(rf"  &\qquad {line}" for line in lines[1:])
-    return "\\begin{align*}\n" + " \\\\\n".join(out) + "\n\\end{align*}"
+    return out
+
+
+def align_rows(rows, line_width: float = LINE_WIDTH) -> str:
+    """An ``align*`` of ``(lhs_tex, relation, rhs, note)`` rows; ``rhs`` sympy or LaTeX."""
+    return "\\begin{align*}\n" + " \\\\\n".join(align_lines(rows, line_width)) + "\n\\end{align*}"
 
 
 def gather(items, line_width: float = LINE_WIDTH, separator: str = r",\qquad ") -> str:
@@ -311,6 +317,6 @@ def state_symbols(dyn):
     return [at(str(s), "t") for s in dyn.state], [at(str(s), "t+1") for s in dyn.state]
 
 
-__all__ = ["LINE_WIDTH", "Z", "align_rows", "condition_tex", "gather", "is_state", "polynomial_terms",
+__all__ = ["LINE_WIDTH", "Z", "align_lines", "align_rows", "condition_tex", "gather", "is_state", "polynomial_terms",
            "polynomial_tex", "rhs_lines",
            "state_symbols", "update_rule"]

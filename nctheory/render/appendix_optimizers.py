@@ -39,7 +39,7 @@ NOTATION = (
     (r"$\rowsum_t = W_t^\top \ones$", r"the row sum of the weights; $\NCzero(W_t) = \norm{\rowsum_t}$"),
     (r"$u_t, m_t, v_t$", r"optimizer buffers (momentum, first and second moments), entrywise like $W_t$"),
     (r"$\rowsum^{u}_t = u_t^\top \ones$", r"the row sum of a buffer $u_t$"),
-    (r"$\lr,\ \wd$", r"learning rate and weight decay; the product $\lr\wd$ sets the rates"),
+    (r"$\lr,\ \wdecay$", r"learning rate and weight decay; the product $\lr\wdecay$ sets the rates"),
     (r"$\mom,\ \damp$", r"heavy-ball momentum and its dampening ($\mom$ always denotes momentum)"),
     (r"$\beta_1,\ \beta_2,\ \varepsilon$", r"Adam-type moment decays and denominator offset"),
     (r"$A,\ \tilde A$", r"transition matrix of the row-sum state, and that of the first step"),
@@ -48,12 +48,17 @@ NOTATION = (
 )
 
 
-def notation_section() -> str:
-    """The notation table shared by the optimizer and evidence sections (a ``table``)."""
+def notation_section(labels=None) -> str:
+    """The notation table shared by the optimizer and evidence sections (a ``table``).
+
+    ``labels``: the theorem labels of the document; the gradient row-sum lemma is referred to
+    by its label where it is present (its number depends on the document), else by name."""
     rows = "\n".join(f"{symbol} & {meaning} \\\\" for symbol, meaning in NOTATION)
+    lemma = (r"Lemma~\ref{thm:lemma1}" if labels is not None and "thm:lemma1" in labels
+             else "the gradient row-sum lemma")
     return ("\\section{Notation}\\label{sec:notation}\n"
             "All optimizers act entrywise on matrices unless stated; the row-sum recurrences hold for every\n"
-            "loss that is invariant under adding a constant to all logits (Lemma~1: $\\ones^\\top G_t = 0$).\n"
+            f"loss that is invariant under adding a constant to all logits ({lemma}: $\\ones^\\top G_t = 0$).\n"
             "\\begin{table}[h]\n\\centering\n\\caption{Notation.}\\label{tab:notation}\n"
             "\\begin{tabular}{@{}lp{0.62\\linewidth}@{}}\n\\toprule\nSymbol & Meaning \\\\\n\\midrule\n"
             f"{rows}\n\\bottomrule\n\\end{{tabular}}\n\\end{{table}}\n")
@@ -86,7 +91,7 @@ def _title(spec) -> str:
 
 def _theory_sentence(fam) -> str:
     if fam.is_linear:
-        return "exact linear row-sum recurrence (Lemma~1)"
+        return "exact linear row-sum recurrence"
     coupling = "coupled" if fam.coupling == COUPLED else "decoupled"
     kinds = {SIGN_KIND: "sign descent", MATRIX_KIND: "matrix map"}
     return f"{kinds.get(fam.kind, 'elementwise adaptive')}, {coupling} weight decay: no linear recurrence"
@@ -109,10 +114,23 @@ def _facts(spec, fam) -> str:
 
 
 # ---------------------------------------------------------------------------- rows
-def _update_rule(spec) -> str:
+#: What every linear section would repeat; said once in the optimizer section's introduction
+#: (:func:`nctheory.render.appendix_families.optimizers_section`), or in a section on its own.
+RECURRENCE_NOTE = (r"Multiplying the update by $\ones^\top$ and using $\ones^\top G_t = 0$ gives, for every data "
+                   r"set, a linear recurrence $x_{t+1} = A x_t$ for the row sums $x_t$ of the weights and buffers; "
+                   r"a fresh optimizer state takes its first step with $\tilde A$ instead.")
+QUADRATIC_NOTE = (r"For a quadratic $\chi(z) = z^2 + bz + c$, complex roots ($b^2 < 4c$) have modulus "
+                  r"$\rate = \sqrt{c}$, real ones $\rate = \left|\tfrac{b}{2}\right| + \sqrt{\tfrac{b^2}{4} - c}$.")
+JURY_NOTE = (r"Stability ($\rate < 1$) and acceleration ($\rate < 1 - \lr\wdecay$, faster than plain gradient "
+             r"descent, for $0 < \lr\wdecay < 1$) are decided by the Schur--Cohn criterion in Jury's form, applied "
+             r"to $\chi(z)$ and to $\chi((1 - \lr\wdecay) y)$.")
+
+
+def _update_rule(spec, shared: bool = False) -> str:
     rows, abbreviations = update_rule(spec)
     out = align_rows([(tex(lhs), "=", rhs, note) for lhs, rhs, note in rows])
-    text = "\\paragraph{Update rule.} On one entry of the weights, in the order the step runs:\n" + out + "\n"
+    lead = "" if shared else " On one entry of the weights, in the order the step runs:"
+    text = f"\\paragraph{{Update rule.}}{lead}\n" + out + "\n"
     if abbreviations:
         text += "where\n" + align_rows([(tex(s), "=", v, "") for s, v in abbreviations]) + "\n"
     return text
@@ -123,67 +141,99 @@ def _matrix_tex(matrix) -> str:
     return "\\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
 
 
-def _recurrence(spec, dyn) -> str:
+def _factor_tex(expr) -> str:
+    """A coefficient of a state variable: in parentheses when it is a sum."""
+    expr = tidy(expr)
+    return rf"\left({tex(expr)}\right)" if sp.sympify(expr).is_Add else tex(expr)
+
+
+#: Mathematics at most this wide (units of ``width``) is set inline in the running text, not displayed.
+INLINE_WIDTH = 40
+
+
+def _shown(math: str, tail: str = ".") -> str:
+    """``math`` inline where it is short, else displayed; ``tail`` ends the sentence."""
+    if width(math) <= INLINE_WIDTH:
+        return f"${math}${tail}\n"
+    return f"\\[ {math}{tail} \\]\n"
+
+
+def run_in(text: str) -> str:
+    """Run-in row headings without the vertical space of ``\\paragraph`` (a page holds more rows)."""
+    return re.sub(r"\\paragraph\{([^{}]*)\}", r"\\par\\smallskip\\noindent\\textbf{\1}", text)
+
+
+def _recurrence(spec, dyn, shared: bool = False) -> str:
     now, nxt = state_symbols(dyn)
     vec = lambda entries: "\\begin{pmatrix} " + r" \\ ".join(entries) + r" \end{pmatrix}"  # noqa: E731
-    intro = ("\\paragraph{Row-sum recurrence.} Multiplying the update by $\\ones^\\top$ and using "
-             "$\\ones^\\top G_t = 0$ gives, for every data set,\n")
+    intro = "\\paragraph{Row-sum recurrence.}" + ("" if shared else " " + RECURRENCE_NOTE) + " "
     if dyn.matrix.shape == (1, 1):
         first = dyn.first_matrix[0, 0]
-        text = intro + f"\\[ {nxt[0]} = {tex(tidy(dyn.matrix[0, 0]))}\\, {now[0]}. \\]\n"
+        text = intro + _shown(f"{nxt[0]} = {_factor_tex(dyn.matrix[0, 0])}\\, {now[0]}",
+                              "" if first != dyn.matrix[0, 0] else ".")
         if first != dyn.matrix[0, 0]:
-            text += f"The first step from a fresh optimizer state is $\\rowsum_1 = {tex(tidy(first))}\\, \\rowsum_0$.\n"
+            first_tex = "" if first == 1 else _factor_tex(first) + r"\, "
+            text = text.rstrip("\n") + rf" and, at the first step, $\rowsum_1 = {first_tex}\rowsum_0$." + "\n"
         return text
-    text = intro + f"\\[ {vec(nxt)} = A {vec(now)}, \\qquad A = {_matrix_tex(dyn.matrix)}. \\]\n"
+    head = f"{vec(nxt)} = A {vec(now)}"
+    matrices = [f"A = {_matrix_tex(dyn.matrix)}"]
     if dyn.first_matrix != dyn.matrix:
-        text += (f"The first step from a fresh optimizer state has the transition\n"
-                 f"\\[ \\tilde A = {_matrix_tex(dyn.first_matrix)}. \\]\n")
-    return text
+        matrices.append(rf"\tilde A = {_matrix_tex(dyn.first_matrix)}")
+    one_line = r", \qquad ".join([head] + matrices)
+    if width(one_line) <= LINE_WIDTH:
+        return intro + rf"\[ {one_line}. \]" + "\n"
+    rest = r", \qquad ".join(matrices)
+    if width(rest) <= LINE_WIDTH:
+        return intro + f"\\begin{{gather*}}\n{head}, \\\\\n{rest}.\n\\end{{gather*}}\n"
+    return intro + f"\\begin{{gather*}}\n{head}, \\\\\n" + ", \\\\\n".join(matrices) + ".\n\\end{gather*}\n"
 
 
 def _charpoly(dyn) -> str:
     from nctheory.render.appendix_math import _split_terms
 
-    budget = LINE_WIDTH - width(r"\chi(z) = \det(zI - A) = ")
+    budget = LINE_WIDTH - width(r"\chi(z) = ")
     lines = _split_terms(polynomial_terms(dyn.charpoly(X), X), budget)
     lines[-1] += "."
-    body = r"\chi(z) &= \det(zI - A) = " + " \\\\\n  &\\qquad ".join(lines)
+    if len(lines) == 1:
+        return "\\paragraph{Characteristic polynomial.} " + _shown(rf"\chi(z) = {lines[0][:-1]}")
+    body = r"\chi(z) &= " + " \\\\\n  &\\qquad ".join(lines)
     return "\\paragraph{Characteristic polynomial.}\n\\begin{align*}\n  " + body + "\n\\end{align*}\n"
 
 
-def _roots_sentence(dyn) -> str:
+def _roots_sentence(dyn, shared: bool = False) -> str:
     poly = sp.Poly(sp.expand(dyn.charpoly(X).subs(X, Z)), Z)
     factors = [f for f in sp.Mul.make_args(sp.factor(poly.as_expr())) if f.has(Z)]
     linear = [f.as_base_exp()[0] for f in factors if sp.degree(f.as_base_exp()[0], Z) == 1]
     if len(linear) == len(factors) and poly.degree() > 1:
         roots = [tidy(sp.solve(f, Z)[0]) for f in linear]
         listed = ", ".join(rf"\left|{tex(r)}\right|" for r in roots)
-        return rf"\[ \rate = \max\left\{{{listed}\right\}}. \]" + "\n"
+        return rf"$\rate = \max\left\{{{listed}\right\}}$"
     if poly.degree() == 1:
         root = tidy(sp.solve(poly.as_expr(), Z)[0])
-        return rf"\[ \rate = \left|{tex(root)}\right|. \]" + "\n"
+        return rf"$\rate = \left|{tex(root)}\right|$"
     if poly.degree() == 2 and poly.LC() == 1:
         _, b, c = poly.all_coeffs()
-        half = tidy(-b / 2)
-        return (r"The roots are $z_\pm = \frac{-b \pm \sqrt{b^2 - 4c}}{2}$ with" + "\n"
-                rf"\[ -\tfrac{{b}}{{2}} = {tex(half)}, \qquad c = {tex(tidy(c))}; \]" + "\n"
-                r"complex roots ($b^2 < 4c$) have modulus $\rate = \sqrt{c}$, real ones "
-                r"$\rate = \left|\tfrac{b}{2}\right| + \sqrt{\tfrac{b^2}{4} - c}$." + "\n")
-    return r"$\rate$ is the largest modulus of the roots of $\chi$." + "\n"
+        display = rf"-\tfrac{{b}}{{2}} = {tex(tidy(-b / 2))}, \quad c = {tex(tidy(c))}"
+        text = "with " + (_shown(display).rstrip("\n") if width(display) <= LINE_WIDTH else
+                           rf"\begin{{gather*}} -\tfrac{{b}}{{2}} = {tex(tidy(-b / 2))}, \\ c = {tex(tidy(c))}. "
+                           r"\end{gather*}") + "\n"
+        return (r"$\rate$ is the largest modulus of the roots of $\chi(z) = z^2 + bz + c$, " + text
+                + ("" if shared else QUADRATIC_NOTE + "\n"))
+    return r"$\rate$ is the largest modulus of the roots of $\chi$"
 
 
-def _rate(spec, dyn) -> str:
-    text = ("\\paragraph{Rate.} The row sums decay as $\\norm{\\rowsum_t} \\le C \\rate^t$ with "
-            "$\\rate$ the spectral radius of $A$:\n" + _roots_sentence(dyn))
+def _rate(spec, dyn, shared: bool = False) -> str:
+    sentence = _roots_sentence(dyn, shared)
+    text = "\\paragraph{Rate.} " + sentence + ("" if sentence.endswith("\n") else ". ")
     example = spec.with_hparams(**spec.example_values())
     values = ", ".join(rf"{tex(h.symbol)} = {_number(float(example.values[h.name]))}"
                        for h in spec.hyperparameters if h.symbol in dyn.matrix.free_symbols)
     bound = example.row_sum_dynamics()
     modes = bound.excited_modes()
-    text += f"For example, at ${values}$: $\\rate = {bound.rate():.6g}$"
+    text += f"At ${values}$, $\\rate = {bound.rate():.6g}$"
     if sp.expand(sp.sympify(modes.unexcited) - 1) != 0:
-        text += (f". A fresh optimizer state never excites the factor ${polynomial_tex(modes.unexcited, X)}$ of "
-                 f"$\\chi$ (the buffer's row sum starts at 0 and stays there), so a run shows the rate "
+        text += (f"; a fresh optimizer state never excites the factor ${polynomial_tex(modes.unexcited, X)}$ of "
+                 f"$\\chi$ (the buffer's row sum starts at $0$ and stays there), so a run shows the rate "
                  f"${modes.rate:.6g}$ of the remaining modes")
     return text + ".\n"
 
@@ -214,20 +264,21 @@ def _conditions_text(conditions, empty: str) -> str:
         return empty
     if not conditions:
         return "holds for every value of the hyperparameters in their ranges.\n"
-    if len(conditions) == 1:
-        return f"holds if and only if ${conditions[0]}$.\n"
+    joined = r",\ ".join(conditions)
+    if len(conditions) == 1 or width(joined) <= INLINE_WIDTH:
+        return f"holds if and only if ${joined}$.\n"
     return "holds if and only if\n" + gather(conditions) + "\n"
 
 
-def _stability(spec, dyn) -> str:
+def _stability(spec, dyn, shared: bool = False) -> str:
     from nctheory.theorems.algebra import certified_positive
 
     conditions = _conditions(_jury(dyn, 1), certified_positive)
-    return ("\\paragraph{Stability.} By the Schur--Cohn (Jury) criterion, $\\rate < 1$ (the row sums converge "
-            "to $0$) " + _conditions_text(conditions, "never holds.\n"))
+    how = "" if shared else " (Schur--Cohn criterion in Jury's form)"
+    return (f"\\paragraph{{Stability.}} $\\rate < 1${how} " + _conditions_text(conditions, "never holds.\n"))
 
 
-def _acceleration(spec, dyn) -> str:
+def _acceleration(spec, dyn, shared: bool = False) -> str:
     from nctheory.theorems.algebra import OPEN_UNIT_A, certified_positive, in_terms_of_a
     from nctheory.theory.hyperparams import SYMBOLS
 
@@ -239,10 +290,9 @@ def _acceleration(spec, dyn) -> str:
 
     radius = 1 - SYMBOLS["lr"] * SYMBOLS["weight_decay"]
     conditions = _conditions(_jury(dyn, radius), certify)
-    empty = ("never holds: no choice of the other hyperparameters makes the row sums decay faster than "
-             "under plain gradient descent.\n")
-    return ("\\paragraph{Acceleration.} For $0 < \\lr\\wd < 1$, the rate beats that of plain gradient descent, "
-            "$\\rate < 1 - \\lr\\wd$ (Schur--Cohn applied to $\\chi((1 - \\lr\\wd) y)$), "
+    empty = "never holds: no hyperparameters make the row sums decay faster than under plain gradient descent.\n"
+    how = "" if shared else r" (Schur--Cohn applied to $\chi((1 - \lr\wdecay) y)$)"
+    return (f"\\paragraph{{Acceleration.}} For $0 < \\lr\\wdecay < 1$, $\\rate < 1 - \\lr\\wdecay${how} "
             + _conditions_text(conditions, empty))
 
 
@@ -255,12 +305,14 @@ def _optimal_momentum(spec, dyn, labels) -> str:
     if theorem is not None:
         ref = rf" (Theorem~\ref{{thm:{theorem.name}}})" if labels and f"thm:{theorem.name}" in labels else ""
         extra = "".join(", $" + _plain_math(h) + "$" for h in theorem.hypotheses if "nu" in h.split())
-        mu, rho = (tex(tidy(with_a(sp.sympify(e).xreplace({sp.sqrt(A_): _SQRT_ETA_LAMBDA}))))
+        mu, rho = (tex(tidy(with_a(sp.sympify(e).xreplace({sp.sqrt(A_): _SQRT_ETA_LAMBDA}))),
+                       {_SQRT_ETA_LAMBDA.name: r"\sqrt{\lr\wdecay}"})
                    for e in (theorem.claimed_momentum, theorem.claimed_rate))
-        lines = [rf"\mom^\star &= {mu}", rf"\rate^\star &= {rho}"]
-        return (f"\\paragraph{{Optimal momentum.}} For $0 < \\lr\\wd < 1${damping}{extra}, the rate is smallest "
-                f"exactly at{ref}\n\\begin{{align*}}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
-                "and $\\rate^\\star < 1 - \\lr\\wd$.\n")
+        pair = rf"\mom^\star = {mu}, \qquad \rate^\star = {rho}"
+        display = (rf"\[ {pair}, \]" if width(pair) <= LINE_WIDTH else
+                   "\\begin{align*}\n" + rf"\mom^\star &= {mu}, \\" + "\n" + rf"\rate^\star &= {rho}," + "\n\\end{align*}")
+        return (f"\\paragraph{{Optimal momentum.}} For $0 < \\lr\\wdecay < 1${damping}{extra}, the rate is smallest "
+                f"exactly at{ref}\n{display}\nand $\\rate^\\star < 1 - \\lr\\wdecay$.\n")
     try:
         undamped = spec.with_hparams(dampening=0) if "dampening" in spec.hyperparameter_names else spec
         best = undamped.optimal_momentum()
@@ -269,14 +321,15 @@ def _optimal_momentum(spec, dyn, labels) -> str:
     where = tex(tidy(best.momentum))
     if not best.beats_sgd:
         return (f"\\paragraph{{Optimal momentum.}} The two roots of $\\chi$ meet at $\\mom = {where}$, where the "
-                f"rate is ${tex(tidy(best.rate))}$; no momentum makes it smaller than $1 - \\lr\\wd$, the rate "
+                f"rate is ${tex(tidy(best.rate))}$; no momentum makes it smaller than $1 - \\lr\\wdecay$, the rate "
                 f"without momentum.\n")
-    return (f"\\paragraph{{Optimal momentum.}} For $0 < \\lr\\wd < 1${damping}, the discriminant of $\\chi$ "
+    return (f"\\paragraph{{Optimal momentum.}} For $0 < \\lr\\wdecay < 1${damping}, the discriminant of $\\chi$ "
             f"vanishes at\n\\[ \\mom^\\star = {where}, \\qquad \\rate^\\star = {tex(tidy(best.rate))}. \\]\n")
 
 
-#: sqrt(eta lambda), kept whole on the page (sympy would split it into sqrt(eta) sqrt(lambda))
-_SQRT_ETA_LAMBDA = sp.Symbol(r"\sqrt{\lr\wd}", positive=True)
+#: sqrt(eta lambda), kept whole on the page (sympy would split it into sqrt(eta) sqrt(lambda));
+#: named like an ordinary quantity so that ``1 - sqrt(eta lambda)`` prints with the 1 first.
+_SQRT_ETA_LAMBDA = sp.Symbol("q_sqrt_eta_lambda", positive=True)
 
 
 def _plain_math(text: str) -> str:
@@ -286,9 +339,10 @@ def _plain_math(text: str) -> str:
                     for w in text.split())
 
 
-def _linear_rows(spec, dyn, labels) -> str:
-    parts = [_recurrence(spec, dyn), _charpoly(dyn), _rate(spec, dyn), _stability(spec, dyn),
-             _acceleration(spec, dyn)]
+def linear_rows(spec, dyn, labels, shared: bool = False) -> str:
+    """Recurrence, characteristic polynomial, rate, stability, acceleration and optimal momentum."""
+    parts = [_recurrence(spec, dyn, shared), _charpoly(dyn), _rate(spec, dyn, shared), _stability(spec, dyn, shared),
+             _acceleration(spec, dyn, shared)]
     if "momentum" in spec.hyperparameter_names:
         parts.append(_optimal_momentum(spec, dyn, labels))
     return "".join(parts)
@@ -297,11 +351,14 @@ def _linear_rows(spec, dyn, labels) -> str:
 from nctheory.render.appendix_statements import matrix_map_paragraph, nonlinear_rows  # noqa: E402
 
 
-def optimizer_section(spec, labels=None) -> str:
-    """The appendix section of one optimizer (LaTeX, a ``\\subsection`` labelled ``opt:<name>``).
+def optimizer_section(spec, labels=None, shared: bool = False) -> str:
+    """The appendix section of one optimizer (LaTeX, labelled ``opt:<name>``).
 
     ``labels``: the theorem labels present in the document (``thm:...``); references are made
     only to those, so a document with a subset of the theorems has no undefined reference.
+    ``shared``: the section is part of its family's (:mod:`nctheory.render.appendix_families`),
+    which gives the facts table and the explanations common to the family once: a
+    ``\\subsubsection`` without them. Otherwise a self-contained ``\\subsection``.
     """
     from nctheory.theory.spec import OptimizerSpec
 
@@ -311,21 +368,19 @@ def optimizer_section(spec, labels=None) -> str:
     spec = spec.without(*spec.hyperparameter_names)
     fam = spec.family
     labels = set(labels or ())
-    parts = [f"\\subsection{{{_title(spec)}}}\\label{{opt:{spec.name}}}\n", _facts(spec, fam), _update_rule(spec)]
+    level = "subsubsection" if shared else "subsection"
+    parts = [f"\\{level}{{{_title(spec)}}}\\label{{opt:{spec.name}}}\n"]
+    if not shared:
+        parts.append(_facts(spec, fam))
+    parts.append(_update_rule(spec, shared))
     if fam.is_linear:
-        if fam.kind == MATRIX_KIND:
+        if fam.kind == MATRIX_KIND and not shared:
             parts.append(matrix_map_paragraph(spec, labels))
-        parts.append(_linear_rows(spec, spec.row_sum_dynamics(), labels))
+        parts.append(linear_rows(spec, spec.row_sum_dynamics(), labels, shared))
     else:
         parts.append(nonlinear_rows(spec, fam, labels))
-    return "".join(parts)
+    return run_in("".join(parts))
 
 
-def optimizers_section(specs, labels=None) -> str:
-    """A ``\\section`` with the notation's pointer and one subsection per spec."""
-    body = "".join(optimizer_section(spec, labels) for spec in specs)
-    return ("\\section{Optimizers}\\label{sec:optimizers}\nEach optimizer is described by the same rows, "
-            "derived from its update rule; the notation is that of Table~\\ref{tab:notation}.\n" + body)
-
-
-__all__ = ["LINE_WIDTH", "NOTATION", "notation_section", "optimizer_section", "optimizers_section", "width"]
+__all__ = ["JURY_NOTE", "LINE_WIDTH", "NOTATION", "QUADRATIC_NOTE", "RECURRENCE_NOTE", "linear_rows",
+           "notation_section", "optimizer_section", "run_in", "width"]

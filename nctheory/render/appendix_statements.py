@@ -16,38 +16,38 @@ from nctheory.theory.latex import escape_text
 STATEMENTS = {
     "box_bound": (
         "Box bound",
-        r"\norm{W_t}_\infty \le (1 - \lr\wd)^t \norm{W_0}_\infty + \frac{1 - (1 - \lr\wd)^t}{\wd}"
-        r" \le \max\left(\norm{W_0}_\infty, \frac{1}{\wd}\right)",
-        r"decoupled weight decay $\wd > 0$ with $0 < \lr\wd \le 1$, and a step direction with entries in $[-1, 1]$",
+        r"\norm{W_t}_\infty \le (1 - \lr\wdecay)^t \norm{W_0}_\infty + \frac{1 - (1 - \lr\wdecay)^t}{\wdecay}"
+        r" \le \max\left(\norm{W_0}_\infty, \frac{1}{\wdecay}\right)",
+        r"decoupled weight decay $\wdecay > 0$ with $0 < \lr\wdecay \le 1$, and a step direction with entries in $[-1, 1]$",
         "sign_bounds"),
     "parity_lower_bound": (
         "Parity lower bound",
-        r"\lim_{t \to \infty} \norm{\rowsum_t} = \frac{\norm{S^\top \ones}}{\wd} \ge \frac{\sqrt{d}}{\wd}",
-        r"$K$ odd, $0 < \lr\wd < 1$, no zero gradient entry, and a sign pattern $S = \operatorname{sign}(G_t)$"
+        r"\lim_{t \to \infty} \norm{\rowsum_t} = \frac{\norm{S^\top \ones}}{\wdecay} \ge \frac{\sqrt{d}}{\wdecay}",
+        r"$K$ odd, $0 < \lr\wdecay < 1$, no zero gradient entry, and a sign pattern $S = \operatorname{sign}(G_t)$"
         r" that is eventually constant; the limit does not depend on $\lr$",
         "sign_bounds"),
     "coupled_sign_neighbourhood": (
         "Neighbourhood of the centred stationary points",
         r"\limsup_{t \to \infty} \norm{\rowsum_t} = O(\lr)",
-        r"coupled weight decay $\wd > 0$ and a constant step size $\lr$: the stationary points of"
-        r" $L(W) + \frac{\wd}{2}\norm{W}_F^2$ have $\rowsum = 0$, but every entry moves by exactly $\lr$"
+        r"coupled weight decay $\wdecay > 0$ and a constant step size $\lr$: the stationary points of"
+        r" $L(W) + \frac{\wdecay}{2}\norm{W}_F^2$ have $\rowsum = 0$, but every entry moves by exactly $\lr$"
         r" per step, so the plateau of $\NCzero$ scales linearly in $\lr$",
         "theorem2"),
     "adam_nc0_decreases": (
         "Row sums decrease (empirical)",
         r"\norm{\rowsum_t} \to 0 \quad \text{(slowly)}",
-        r"coupled weight decay $\wd > 0$, general $\beta_1, \beta_2, \varepsilon$; the stationary points"
+        r"coupled weight decay $\wdecay > 0$, general $\beta_1, \beta_2, \varepsilon$; the stationary points"
         r" have $\rowsum = 0$",
         "theorem2"),
     "adamw_nc0_persists": (
         "Row sums persist (empirical)",
         r"\liminf_{t \to \infty} \frac{\norm{\rowsum_t}}{\sqrt{K}\,\norm{W_t}_F} > 0",
-        r"decoupled weight decay $\wd > 0$, general $\beta_1, \beta_2, \varepsilon$",
+        r"decoupled weight decay $\wdecay > 0$, general $\beta_1, \beta_2, \varepsilon$",
         None),
     "coupled_matrix_neighbourhood": (
         "Neighbourhood of the centred stationary points",
         r"\limsup_{t \to \infty} \frac{\norm{\rowsum_t}}{\sqrt{K}\,\norm{W_t}_F} = O(\lr)",
-        r"coupled weight decay $\wd > 0$, a constant step size $\lr$, weights bounded away from $0$:"
+        r"coupled weight decay $\wdecay > 0$, a constant step size $\lr$, weights bounded away from $0$:"
         r" the orthogonalised step keeps its singular values near $1$ however small the gradient",
         "theorem2"),
 }
@@ -59,7 +59,7 @@ NO_RECURRENCE = {
     ADAPTIVE_KIND: r"The update divides entrywise by a function of the gradients (or takes a sign), so the row "
                    r"sum of the update is not a function of row sums: no linear recurrence exists.",
     MATRIX_KIND: r"The weight decay is coupled: the argument of the matrix map has row sum "
-                 r"$\ones^\top (G_t + \wd W_t) = \wd \rowsum_t \neq 0$, so the map's output need not have zero "
+                 r"$\ones^\top (G_t + \wdecay W_t) = \wdecay \rowsum_t \neq 0$, so the map's output need not have zero "
                  r"row sums and the row sum of the update depends on the whole matrices: no linear recurrence "
                  r"exists.",
 }
@@ -72,8 +72,20 @@ def _reference(theorem: str | None, labels) -> str:
     return rf" (Theorem~\ref{{{label}}})" if label and label in labels else ""
 
 
-def statement_tex(statement, labels) -> str:
-    """One statement: its title, hypotheses, display and status."""
+#: statement name -> the short form a family's comparison table shows
+SHORT = {"box_bound": r"$\norm{W_t}_\infty$ bounded", "parity_lower_bound": r"$\NCzero \ge \sqrt{d}/\wdecay$ ($K$ odd)",
+         "coupled_sign_neighbourhood": r"$O(\lr)$ plateau", "adam_nc0_decreases": r"$\to 0$ slowly",
+         "adamw_nc0_persists": "persist", "coupled_matrix_neighbourhood": r"$O(\lr)$ plateau"}
+
+
+def short_tex(statement) -> str:
+    """What the statement says in a few words (a table cell)."""
+    return SHORT.get(statement.name) or escape_text(statement.name.replace("_", " "))
+
+
+def statement_tex(statement, labels, who: str = "") -> str:
+    """One statement: its title, hypotheses, display and status; ``who``: the optimizers it
+    is stated for, where a family states it once for several."""
     known = STATEMENTS.get(statement.name)
     if known is None:
         title = escape_text(statement.name.replace("_", " ").capitalize())
@@ -81,7 +93,8 @@ def statement_tex(statement, labels) -> str:
     else:
         title, display, hypotheses, theorem = known
     status = _STATUS.get(statement.status, escape_text(statement.status))
-    return (f"\\paragraph{{{title}.}} Under the hypotheses ({hypotheses}),\n\\[ {display}. \\]\n"
+    subject = f"For {who}, under" if who else "Under"
+    return (f"\\paragraph{{{title}.}} {subject} the hypotheses ({hypotheses}),\n\\[ {display}. \\]\n"
             f"Status: {status}{_reference(theorem, labels)}.\n")
 
 
@@ -106,4 +119,4 @@ def matrix_map_paragraph(spec, labels) -> str:
             "exactly as for a linear optimizer.\n")
 
 
-__all__ = ["NO_RECURRENCE", "STATEMENTS", "matrix_map_paragraph", "nonlinear_rows", "statement_tex"]
+__all__ = ["NO_RECURRENCE", "SHORT", "STATEMENTS", "short_tex", "matrix_map_paragraph", "nonlinear_rows", "statement_tex"]

@@ -190,7 +190,7 @@ def analyse(results) -> ClaimResult:
 
 def figures(claim: ClaimResult, outdir) -> list:
     """NC0_rel(t)/NC0_rel(0) and NC3(t) per model, seeds as bands; coupled solid, decoupled dashed."""
-    from nctheory.reproduce.figures import FAMILY_COLOURS, draw_band, pyplot, save
+    from nctheory.reproduce.figures import FAMILY_COLOURS, PALETTE, draw_band, pyplot, save
 
     rows = claim.table
     if not rows:
@@ -199,9 +199,13 @@ def figures(claim: ClaimResult, outdir) -> list:
     models = list(dict.fromkeys(r["dataset"] or r["model"] for r in rows))
     fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
     for i, model in enumerate(models):
+        used = set()
         for r in [r for r in rows if (r["dataset"] or r["model"]) == model]:
             style = "--" if r["_coupling"] == DECOUPLED else "-"
             colour = FAMILY_COLOURS.get(r["family"], "#000000")
+            if colour in used:  # a second optimizer of the same family: another colour
+                colour = next((c for c in PALETTE[::-1] if c not in used and c not in FAMILY_COLOURS.values()), colour)
+            used.add(colour)
             label = f"{r['optimizer']} ({r['family']})"
             draw_band(axes[i, 0], r["_runs"], "nc0_rel", label, colour, normalise=True, linestyle=style)
             draw_band(axes[i, 1], r["_runs"], "nc3", label, colour, linestyle=style)

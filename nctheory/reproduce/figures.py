@@ -18,7 +18,8 @@ from nctheory.reproduce.measure import series
 FAMILY_COLOURS = {"linear": "#0072B2", "sign_coupled": "#009E73", "sign_decoupled": "#D55E00",
                   "adaptive_coupled": "#56B4E9", "adaptive_decoupled": "#E69F00",
                   "matrix_coupled": "#CC79A7", "matrix_decoupled": "#999999"}
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999", "#332288",
+           "#882255", "#44AA99", "#117733")
 DPI = 150
 
 

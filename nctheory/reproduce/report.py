@@ -62,11 +62,13 @@ def markdown(claims, context: dict, outdir) -> str:
 
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "→": r"$\to$"}
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "→": r"$\to$",
+        "<": r"$<$", ">": r"$>$", "|": r"$|$"}
 
 
 def tex_escape(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in str(text))
+    """Plain text as LaTeX: special characters escaped, ``--`` kept as two hyphens."""
+    return "".join(_TEX.get(ch, ch) for ch in str(text)).replace("--", "-{}-")
 
 
 def latex(claims, context: dict, figure_prefix: str = "figures/") -> str:

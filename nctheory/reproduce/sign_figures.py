@@ -105,13 +105,17 @@ def _trajectories(claim, outdir):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     scans = {COUPLED: claim.derived["coupled_scans"], DECOUPLED: claim.derived["decoupled_scans"]}
     for ax, (coupling, sc) in zip(axes, scans.items()):
-        ids = {i for s in sc for i in s["run_ids"]}
+        ids = {i for s in sc for i in s["run_ids"]} | {f["run_id"] for s in sc for f in s["dropped"]}
         lrs = sorted({f["lr"] for f in facts if f["run_id"] in ids})
+        labelled = set()
         for k, lr in enumerate(lrs):
             for f in [f for f in facts if f["run_id"] in ids and f["lr"] == lr]:
                 steps, nc0 = _series(claim, f)
+                changing = coupling == DECOUPLED and not f["converged"]
+                label = f"lr = {lr:g}" + (" (sign pattern still changing)" if changing else "")
                 ax.plot(steps * f["lr"] * f["weight_decay"], nc0, color=PALETTE[k % len(PALETTE)], lw=1, alpha=0.7,
-                        label=f"lr = {lr:g}" if f["seed"] == min(g["seed"] for g in facts if g["run_id"] in ids) else None)
+                        ls=":" if changing else "-", label=None if label in labelled else label)
+                labelled.add(label)
         ax.set(yscale="log", xlabel="decay time  lr x wd x step", ylabel="NC0 (raw)",
                title=f"{coupling} SignGD: NC0 over decay time (seeds as lines)")
         ax.legend(fontsize=7)

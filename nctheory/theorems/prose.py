@@ -10,6 +10,9 @@ is not printed as if it held: :func:`proof_or_failure` writes which steps fail i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import sympy as sp
 
 from nctheory.theorems.plain_math import plain_to_tex
@@ -36,7 +39,7 @@ def environment(kind: str, title: str, label: str, body: str) -> str:
     if kind not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}, got {kind!r}")
     # the group (closed by proof_or_failure) lets TeX stretch spaces rather than overfill a line
-    return (f"\\begingroup\\emergencystretch=1.5em\n\\begin{{{kind}}}[{title}]\\label{{thm:{label}}}\n"
+    return (f"\\begingroup\\emergencystretch=3em\n\\begin{{{kind}}}[{title}]\\label{{thm:{label}}}\n"
             f"{body.strip()}\n\\end{{{kind}}}")
 
 
@@ -74,7 +77,8 @@ def without_primes(expr, renames: dict):
     return sp.sympify(expr).xreplace(renames)
 
 
-__all__ = ["ENVIRONMENTS", "environment", "hypotheses_list", "proof_or_failure", "step", "steps", "without_primes"]
+__all__ = ["ENVIRONMENTS", "document_has", "environment", "explained_in", "hypotheses_list", "in_document",
+           "proof_or_failure", "step", "steps", "without_primes"]
 
 
 #: How other theorems are referred to when their label may be absent (a selection of theorems):
@@ -88,3 +92,38 @@ def refer(name: str, kind: str = "Lemma") -> str:
     """``Lemma~\\ref{thm:name}`` when that label is defined in the document, else words."""
     words = FALLBACK_NAMES.get(name, "the theorem " + name.replace("_", " "))
     return rf"\ifcsname r@thm:{name}\endcsname {kind}~\ref{{thm:{name}}}\else {words}\fi{{}}"
+
+
+# ---------------------------------------------------------------------- the document around a theorem
+#: The labels of the document the paper text is written for (``opt:<spec>``, ``thm:<name>``) and
+#: what an earlier theorem of it has explained already; None outside a document (each theorem
+#: then stands alone and shows everything it uses).
+_DOCUMENT: contextvars.ContextVar = contextvars.ContextVar("nctheory_document", default=None)
+
+
+@contextlib.contextmanager
+def in_document(labels):
+    """Write paper text for a document with these labels: a theorem may then refer to an
+    optimizer section (``opt:<spec>``) for objects shown there, and explain a shared argument
+    once (the first theorem that uses it) and refer back to it afterwards."""
+    token = _DOCUMENT.set({"labels": frozenset(labels), "explained": {}})
+    try:
+        yield
+    finally:
+        _DOCUMENT.reset(token)
+
+
+def document_has(label: str) -> bool:
+    """Whether the document being written carries ``label`` (False outside a document)."""
+    document = _DOCUMENT.get()
+    return document is not None and label in document["labels"]
+
+
+def explained_in(topic: str, theorem_name: str) -> str | None:
+    """The theorem that explained ``topic`` first in this document (None: this one explains it
+    now, and is recorded as the one to refer back to). Outside a document always None."""
+    document = _DOCUMENT.get()
+    if document is None:
+        return None
+    first = document["explained"].setdefault(topic, theorem_name)
+    return None if first == theorem_name else first

@@ -13,7 +13,7 @@ import sympy as sp
 
 from nctheory.theorems.algebra import A_, MU
 from nctheory.theorems.plain_math import HYPERPARAMETERS, plain_to_tex
-from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step, steps
+from nctheory.theorems.prose import document_has, environment, explained_in, proof_or_failure, refer, step, steps
 from nctheory.theorems.tex import chain, equation, inline, nicest, pairs, polynomial, tex
 from nctheory.theory.symbolic.rowsum import X
 
@@ -73,23 +73,38 @@ def _jury_paragraph(proof, what: str, degree: int, radius: str, region) -> str:
     return text
 
 
+#: Why the Schur--Cohn factors decide the regions; written out by the first theorem of a document.
+JURY_SENTENCE = (r"By the Schur--Cohn criterion in Jury's form, the roots of a monic polynomial of degree {degree} "
+                 r"lie in the open disk of radius $r$ if and only if the factors below are all positive (they pair "
+                 r"up with positive sums, so each Schur--Cohn product is positive exactly when both factors are).")
+
+
 def linear_recurrence_tex(theorem) -> str:
+    """Statement and proof of the exact row-sum dynamics of one linear optimizer.
+
+    In a document that has the optimizer's section (``opt:<spec>``), the transition matrices and
+    the characteristic polynomial are shown there once (they are the spec's derived objects, which
+    the proof checks equal to the claimed ones) and referred to here; the Schur--Cohn argument is
+    explained by the first such theorem and referred back to by the others."""
     claim = theorem.claim
     degree = sp.degree(claim.charpoly, X)
     has_buffer = len(claim.update) > 1
-    state = r"x_t = (s_t, u_t)" if has_buffer else r"s_t"
     first = claim.first_matrix() != claim.matrix()
+    section = f"opt:{claim.spec_name}"
+    shown = document_has(section)
+    first_name = r"\tilde A" if shown else "A_1"
+    where = rf"of Section~\ref{{{section}}}" if shown else "below"
     title = claim.title.replace("(torch's nesterov=True)", "as in torch.optim")
     statement = (rf"Consider {plain_to_tex(title)}, with $\lr > 0$, $\wdecay \ge 0${_ranges(claim)}, the "
                  r"\texttt{torch.optim} semantics (first step included), and $a = \lr\wdecay$. If the loss is shift "
                  r"invariant, so that $\ones^\top G_t = 0$ at every step (" + refer("lemma1") + r"), then the row "
                  r"sums $s_t = W_t^\top \ones_K$"
                  + (r" and $u_t$ of the momentum buffer satisfy $x_{t+1} = A x_t$ for the state $x_t = (s_t, u_t)$"
-                    + (r" ($t \ge 1$; $x_1 = A_1 x_0$)" if first else "") if has_buffer
+                    + (rf" ($t \ge 1$; $x_1 = {first_name} x_0$)" if first else "") if has_buffer
                     else r" satisfy $s_{t+1} = A s_t$")
-                 + r" with $A$ and $\chi(z) = \det(zI - A)$ below. They tend to $0$ from every start if and only if "
-                 + plain_to_tex(claim.stability.text) + r"; for $0 < a < 1$ they converge faster than under SGD, "
-                 r"$\rho(A) < 1 - a$, "
+                 + rf" with $A$ and $\chi(z) = \det(zI - A)$ {where}. They tend to $0$ from every start if and only "
+                 r"if " + plain_to_tex(claim.stability.text) + r"; for $0 < a < 1$ they converge faster than under "
+                 r"SGD, $\rho(A) < 1 - a$, "
                  + ("never" if all(r.never for r in claim.accelerations) else "if and only if "
                     + "; ".join((f"with {plain_to_tex(_case(r))}: " if r.values else
                                  ("for any $\\damp$: " if len(claim.accelerations) > 1 else "")) + _conditions(r)
@@ -99,21 +114,34 @@ def linear_recurrence_tex(theorem) -> str:
         regular = step(proof, "regular step")
         first_step = step(proof, "first step from a fresh optimizer")
         poly = step(proof, "characteristic polynomial: det(xI - A)")
-        parts = [r"The update is linear in the weights, the gradient and the buffers, so multiplying it by "
-                 r"$\ones^\top$ commutes with it; with $\ones^\top G_t = 0$ the gradient drops out and the row "
-                 r"sums obey the transition matrix"]
-        if has_buffer and first:
+        earlier = explained_in("linear recurrence", theorem.name)
+        if earlier:
+            parts = [r"As in the proof of Theorem~\ref{thm:" + earlier + r"}, multiplying the update by $\ones^\top$ "
+                     r"removes the gradient and leaves the row-sum recurrence"]
+        else:
+            parts = [r"The update is linear in the weights, the gradient and the buffers, so multiplying it by "
+                     r"$\ones^\top$ commutes with it; with $\ones^\top G_t = 0$ the gradient drops out and the row "
+                     r"sums obey the transition matrix"]
+        if shown:
+            parts[-1] += (rf" $A$ of Section~\ref{{{section}}}" + (r" (and $\tilde A$ at the first step)" if first
+                                                                   else "")
+                          + r", with the characteristic polynomial $\chi$ shown there; these are derived from the "
+                            r"update rule and equal the claimed ones exactly.")
+        elif has_buffer and first:
             parts[-1] += r" $A$ (at the first step, where the buffer is created from the decayed gradient, $A_1$):"
             parts.append(pairs([("A", "=", nicest(regular.objects[1])), ("A_1", "=", nicest(first_step.objects[1]))]))
         else:
             parts.append(equation("A", nicest(regular.objects[1]), tail="."))
-        parts.append(r"Its characteristic polynomial is")
-        parts.append(equation(r"\chi(z)", _polynomial(poly.objects[1]), tail="."))
-        parts.append(r"By the Schur--Cohn criterion in Jury's form, the roots of a monic polynomial of degree "
-                     + ("one, $z - \\rate$," if degree == 1 else "two, $z^2 + bz + c$,")
-                     + r" lie in the open disk of radius $r$ if and only if the factors below are all positive "
-                       r"(they pair up with positive sums, so each Schur--Cohn product is positive exactly when both "
-                       r"factors are). At $r = 1$:")
+        if not shown:
+            parts.append(r"Its characteristic polynomial is")
+            parts.append(equation(r"\chi(z)", _polynomial(poly.objects[1]), tail="."))
+        form = "one, $z - \\rate$," if degree == 1 else "two, $z^2 + bz + c$,"
+        jury = explained_in(f"jury {degree}", theorem.name)
+        if jury:
+            parts.append(rf"The Schur--Cohn criterion in Jury's form (see the proof of Theorem~\ref{{thm:{jury}}}) "
+                         r"at $r = 1$ reads:")
+        else:
+            parts.append(JURY_SENTENCE.format(degree=form) + " At $r = 1$:")
         parts.append(_jury_paragraph(proof, "stability (radius 1)", degree, "1", claim.stability))
         for region in claim.accelerations:
             parts.append(r"Acceleration is the same test at $r = 1 - a$, the rate of SGD"

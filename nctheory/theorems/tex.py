@@ -17,8 +17,8 @@ module holds the shared pieces:
   page (ASCII mathematics, elisions, tautologies, Python dictionaries, internal names).
 
 Widths are estimated in printed characters of 10pt math (about 5.5pt each); a line holds
-:data:`LINE_CHARS` of them, which leaves a margin on the 345pt text width of LaTeX's
-article class (the narrowest layout the appendix is compiled in).
+:data:`LINE_CHARS` of them, which leaves a margin on ICLR's 5.5in (397.48pt) text width, the
+layout the appendix is compiled in (:mod:`nctheory.theorems.tex_compile`, the wrapper).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ NAMES = {"eta": r"\lr", "lambda": r"\wdecay", "mu": r"\mom", "tau": r"\damp", "n
          "G_p": r"G_p", "s_0": r"s_0"}
 
 #: Printed characters per display line (see the module docstring).
-LINE_CHARS = 52
+LINE_CHARS = 59
 
 
 def _names(obj, extra: dict | None) -> dict:

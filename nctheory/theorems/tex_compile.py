@@ -1,8 +1,8 @@
 r"""Compile a LaTeX fragment of the theorems in a minimal standalone document.
 
 Used by the tests and by ``python -m nctheory.theorems.tex_compile`` (which writes a
-document of every theorem, for reading): LaTeX's article class (10pt, 345pt text width --
-the narrowest layout the appendix is set in), amsmath, amssymb, amsthm, mathtools, the
+document of every theorem, for reading): LaTeX's article class (10pt) with ICLR's text block
+(5.5in = 397.48pt wide, the layout the appendix is set in), amsmath, amssymb, amsthm, mathtools, the
 shared macros (:data:`nctheory.theorems.tex.MACROS`) and the theorem environments with one
 shared counter. :func:`overfull_boxes` reads the widths of overfull boxes from the log.
 """
@@ -18,6 +18,7 @@ from nctheory.errors import NCTheoryError
 from nctheory.theorems.tex import MACROS
 
 PREAMBLE = r"""\documentclass{article}
+\usepackage[letterpaper,textwidth=397.48pt,textheight=9in,centering]{geometry}
 \usepackage[T1]{fontenc}
 \usepackage{amsmath,amssymb,amsthm,mathtools}
 """ + MACROS + r"""

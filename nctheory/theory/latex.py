@@ -110,7 +110,7 @@ def spec_latex(spec) -> str:
 
 
 # ============================================================================ paper notation
-# The appendix's printer: the shared notation macros (\lr, \wd, \mom, \damp, \rowsum), the
+# The appendix's printer: the shared notation macros (\lr, \wdecay, \mom, \damp, \rowsum), the
 # coefficients before the quantities they multiply, and displays that fit a page. Every
 # rewriting below is an exact identity (collecting, factoring, abbreviating by a named
 # subexpression): what is printed equals the object it comes from.
@@ -120,7 +120,7 @@ from sympy.printing.latex import LatexPrinter  # noqa: E402
 #: Hyperparameter symbol names, in the order a product lists them (the shared notation first).
 NOTATION_ORDER = ("eta", "lambda", "mu", "tau", "nu", "beta_1", "beta_2", "alpha", "epsilon", "psi", "kappa")
 #: sympy symbol name -> LaTeX: the shared macros where there is one.
-MACRO_NAMES = {"eta": r"\lr", "lambda": r"\wd", "mu": r"\mom", "tau": r"\damp", "rho": r"\rate",
+MACRO_NAMES = {"eta": r"\lr", "lambda": r"\wdecay", "mu": r"\mom", "tau": r"\damp", "rho": r"\rate",
                "epsilon": r"\varepsilon", "s": r"\rowsum", "a_NS": r"a_{\mathrm{NS}}", "b_NS": r"b_{\mathrm{NS}}",
                "c_NS": r"c_{\mathrm{NS}}", "k_NS": r"k_{\mathrm{NS}}", "epsilon_L": r"\varepsilon_{L}",
                "f_Q": r"f_{Q}"}
@@ -149,7 +149,7 @@ def _state_rank(symbol) -> int:
 class PaperPrinter(LatexPrinter):
     """``sympy.latex`` in the appendix's notation: macros for the shared symbols, numbers and
     hyperparameters before the quantities they multiply, a bare quantity first in a sum
-    (``W_t - \\lr (G_t + \\wd W_t)``, ``1 - \\lr\\wd``)."""
+    (``W_t - \\lr (G_t + \\wdecay W_t)``, ``1 - \\lr\\wdecay``)."""
 
     def __init__(self, names=None):
         super().__init__({"order": "none"})
