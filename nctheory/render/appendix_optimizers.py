@@ -180,7 +180,7 @@ def _recurrence(spec, dyn, shared: bool = False) -> str:
     if dyn.first_matrix != dyn.matrix:
         matrices.append(rf"\tilde A = {_matrix_tex(dyn.first_matrix)}")
     one_line = r", \qquad ".join([head] + matrices)
-    if width(one_line) <= LINE_WIDTH:
+    if width(one_line) <= LINE_WIDTH - 6:  # a margin: the estimate of a matrix's width is rough
         return intro + rf"\[ {one_line}. \]" + "\n"
     rest = r", \qquad ".join(matrices)
     if width(rest) <= LINE_WIDTH:
@@ -213,8 +213,9 @@ def _roots_sentence(dyn, shared: bool = False) -> str:
         return rf"$\rate = \left|{tex(root)}\right|$"
     if poly.degree() == 2 and poly.LC() == 1:
         _, b, c = poly.all_coeffs()
-        display = rf"-\tfrac{{b}}{{2}} = {tex(tidy(-b / 2))}, \quad c = {tex(tidy(c))}"
-        text = "with " + (_shown(display).rstrip("\n") if width(display) <= LINE_WIDTH else
+        display = rf"-\tfrac{{b}}{{2}} = {tex(tidy(-b / 2))}, \qquad c = {tex(tidy(c))}"
+        text = "with " + (_shown(display).rstrip("\n").replace(r", \qquad ", "$ and $")
+                          if width(display) <= LINE_WIDTH else
                            rf"\begin{{gather*}} -\tfrac{{b}}{{2}} = {tex(tidy(-b / 2))}, \\ c = {tex(tidy(c))}. "
                            r"\end{gather*}") + "\n"
         return (r"$\rate$ is the largest modulus of the roots of $\chi(z) = z^2 + bz + c$, " + text
@@ -264,9 +265,10 @@ def _conditions_text(conditions, empty: str) -> str:
         return empty
     if not conditions:
         return "holds for every value of the hyperparameters in their ranges.\n"
-    joined = r",\ ".join(conditions)
-    if len(conditions) == 1 or width(joined) <= INLINE_WIDTH:
-        return f"holds if and only if ${joined}$.\n"
+    if len(conditions) == 1 or width(r",\ ".join(conditions)) <= INLINE_WIDTH:
+        pieces = [f"${c}$" for c in conditions]  # one formula each, so the line may break between them
+        joined = pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " and " + pieces[-1]
+        return f"holds if and only if {joined}.\n"
     return "holds if and only if\n" + gather(conditions) + "\n"
 
 
