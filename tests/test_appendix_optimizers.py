@@ -10,6 +10,7 @@ import sympy as sp
 import nctheory
 from nctheory.errors import NCTheoryError
 from nctheory.render.appendix_math import LINE_WIDTH, align_rows, condition_tex, rhs_lines, update_rule
+from nctheory.render.appendix_families import optimizers_section
 from nctheory.render.appendix_optimizers import notation_section, optimizer_section
 from nctheory.theory.latex import tex, tidy, width
 
@@ -62,7 +63,7 @@ def test_nadam_direction_fits_with_named_subexpressions():
 
 def test_layout_is_the_same_within_a_family_and_follows_the_theory():
     def rows(text):
-        return re.findall(r"\\paragraph\{([^}]*)\}", text)
+        return re.findall(r"\\noindent\\textbf\{([^}]*)\}", text)  # the run-in row headings
 
     heavy_ball = optimizer_section(nctheory.get_spec("sgd_momentum"))
     assert rows(heavy_ball) == rows(optimizer_section(nctheory.get_spec("sgd_nesterov")))
@@ -77,11 +78,12 @@ def test_layout_is_the_same_within_a_family_and_follows_the_theory():
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_family_sample_compiles_without_overfull_boxes(tmp_path):
-    body = notation_section() + "".join(optimizer_section(nctheory.get_spec(n)) for n in FAMILY_SAMPLE)
-    body = re.sub(r"\\wdecay(?![A-Za-z@])", r"\\wdecay", body)  # \wdecay is a TeX primitive (the assembly does the same)
+    specs = [nctheory.get_spec(n) for n in FAMILY_SAMPLE]
+    body = notation_section() + "".join(optimizer_section(spec) for spec in specs) + optimizers_section(specs)
     body = re.sub(r"\\cite[tp]\{[^}]*\}", "[cite]", body)
     (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\\usepackage{amsmath,amssymb,mathtools,booktabs}\n" + MACROS
+        "\\documentclass{article}\\usepackage[textwidth=397.48pt]{geometry}"  # ICLR's text width, as the wrapper
+        "\\usepackage{amsmath,amssymb,amsthm,mathtools,booktabs}\n" + MACROS
         + "\n\\begin{document}\n" + body + "\\end{document}\n")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
@@ -89,3 +91,26 @@ def test_family_sample_compiles_without_overfull_boxes(tmp_path):
     assert run.returncode == 0, log[-2000:]
     widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
     assert max(widths, default=0.0) <= 2.0, widths
+
+
+def test_families_say_shared_facts_once_and_keep_every_label():
+    specs = list(nctheory.optimizers.REGISTRY.values())
+    text = optimizers_section(specs, labels={"thm:theorem2", "thm:sign_bounds"})
+    for spec in specs:
+        assert text.count(rf"\label{{opt:{spec.name}}}") == 1, spec.name
+    kinds = {spec.family.kind for spec in specs}
+    assert text.count(r"\begin{tabular}") == len(kinds)  # one comparison table per family
+    # a statement that holds for several optimizers is given once, naming them
+    assert text.count(r"\textbf{Row sums decrease (empirical)}") == 1
+    decrease = text[text.index(r"\textbf{Row sums decrease (empirical)}"):][:600]
+    assert "Adam, coupled L2 weight decay" in decrease and "Adagrad" in decrease
+    assert text.count("Schur--Cohn criterion in Jury's form") == 1  # explained once, for every family
+    assert re.search(r"\\wd(?![A-Za-z@])", text) is None  # the TeX primitive \wd never stands for the decay
+    assert r"\wdecay" in text
+
+
+def test_optimal_momentum_reads_one_minus_root():
+    text = optimizer_section(nctheory.get_spec("sgd_momentum"))
+    assert r"\mom^\star = \left(1 - \sqrt{\lr\wdecay}\right)^{2}" in text
+    assert r"\rate^\star = 1 - \sqrt{\lr\wdecay}" in text
+    assert r"+ 1\right)" not in text  # the earlier misprint (-sqrt(eta lambda) + 1)^2

@@ -110,6 +110,34 @@ def test_ufm_batched_equals_one_at_a_time(backend, batch_size):
     assert all(r.batch_runs == 2 and r.implementation.startswith("batched spec.step/") for r in results)
 
 
+def test_a_group_larger_than_the_cpu_budget_runs_in_consecutive_batches(monkeypatch):
+    """With room for two runs' parameters (K=5, d=8, n=4: 200 float64 = 1600 bytes each), a
+    group of three runs runs as batches of 1 and 2, with the same results."""
+    from nctheory.sweep.batched import engine
+
+    monkeypatch.setattr(engine, "CPU_BATCH_BYTES", 2 * 1600)
+    runs = [r for r in ufm_runs("numpy", steps=20) if r.optimizer == "adamw"]
+    runs.append(SweepRun.make("adamw", {"lr": 5e-3, "weight_decay": 0.0}, {**dict(runs[0].config), "seed": 9},
+                              METRICS))
+    results = run_batch(runs)
+    assert [r.batch_runs for r in results] == [1, 2, 2]
+    for run, result in zip(runs, results):
+        alone = run_one(run)
+        assert max(gap(result.series[k], alone.series[k]) for k in alone.series) <= TOLERANCE
+
+
+@pytest.mark.parametrize("loss", ["mse", "label_smoothing"])
+def test_other_losses_on_the_torch_ufm(loss):
+    """Squared error takes the flat logit layout, label smoothing the classes-in-the-middle one
+    (nctheory.sweep.batched.torch_loss): both equal the one-at-a-time runs."""
+    common = {"model": "ufm", "backend": "torch", "num_classes": 4, "dim": 6, "samples_per_class": 3, "steps": 30,
+                  "record_every": 10, "loss": loss}
+    runs = [SweepRun.make("sgd_momentum", {"lr": lr, "momentum": 0.9, "weight_decay": 1e-2}, {**common, "seed": s},
+                          METRICS) for lr, s in ((0.02, 1), (0.05, 2))]
+    worst, _ = worst_gap(runs)
+    assert worst <= TOLERANCE, f"batched vs one at a time: largest relative gap {worst:.3g}"
+
+
 def test_digits_mlp_batched_equals_one_at_a_time():
     common = {"model": "mlp", "width": 16, "steps": 20, "batch_size": 128, "record_every": 10}
     runs = [SweepRun.make("sgd_momentum", {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-3},

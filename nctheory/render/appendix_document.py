@@ -164,7 +164,8 @@ def introduction_tex(request: Request, labels: dict | None = None) -> str:
         parts.append("; ".join(guide) + ".")
     if request.theorems and not request.verification_log:
         parts.append(r"The machine verification log (each proof step and the exact computation that decided it) "
-                     r"is generated alongside this appendix as a separate, optional section.")
+                     r"is written alongside this appendix as the separate file \texttt{sections/verification.tex}, "
+                     r"which a document may \verb|\input|.")
     return "\n".join(parts) + "\n"
 
 
@@ -174,7 +175,10 @@ def theorems_tex(request: Request) -> str:
 
     parts = [rf"\section{{Theorems and proofs}}\label{{{LABELS['theorems']}}}", ""]
     labels = [f"thm:{theorem.name}" for theorem in request.theorems] + [f"opt:{spec.name}" for spec in request.specs]
-    with in_document(labels):  # objects shown in an optimizer's section are referred to, not repeated
+    log = LABELS["verification"] if request.verification_log else "sections/verification.tex"
+    if request.verification_log:
+        labels.append(log)
+    with in_document(labels, log):  # objects shown in an optimizer's section are referred to, not repeated
         for theorem in request.theorems:
             parts += [theorem.paper_tex().strip(), ""]
     return "\n".join(parts)

@@ -73,13 +73,11 @@ def facts_table(specs, kind: str) -> str:
         hyper = ", ".join(f"${_interval(h)}$" for h in spec.hyperparameters)
         rows.append(rf"\raggedright {name} & \raggedright {_implementation(spec)} & \raggedright {hyper} & "
                     rf"\raggedright {_outcome(spec, spec.family)}\tabularnewline")
-    title = FAMILIES.get(kind, (kind,))[0]
-    return ("\\begin{table}[htbp]\n\\centering\n\\small\n"
-            f"\\caption{{{escape_text(title)}: sources, implementations, hyperparameter ranges and "
-            f"{'rates' if linear else 'what holds for the row sums'}.}}\\label{{tab:optimizers-{kind}}}\n"
+    # not a float: the table stays in its family's subsection (a float page would waste half a page)
+    return ("\\begin{center}\n\\small\n"
             "\\begin{tabular}{@{}p{0.25\\linewidth}p{0.18\\linewidth}p{0.27\\linewidth}p{0.20\\linewidth}@{}}\n"
             f"\\toprule\nOptimizer & Implementation & Hyperparameters & {last}\\tabularnewline\n\\midrule\n"
-            + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}\n\\end{table}\n")
+            + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}\n\\end{center}\n")
 
 
 def _shared_update_rules(specs) -> str:
@@ -142,7 +140,8 @@ def optimizers_section(specs, labels=None, section_label: str = "sec:optimizers"
              r"that of Table~\ref{tab:notation}. Each family of optimizers has one table comparing its members.")
     if any(s.family.is_linear for s in specs):
         intro += " " + " ".join((RECURRENCE_NOTE, QUADRATIC_NOTE, JURY_NOTE))
-    parts = [rf"\section{{The optimizers}}\label{{{section_label}}}", "", intro, ""]
+    # the group lets TeX stretch spaces rather than overfill a line (run-in headings, long citations)
+    parts = [rf"\section{{The optimizers}}\label{{{section_label}}}", r"\begingroup\emergencystretch=3em", "", intro, ""]
     for kind in ordered:
         members = sorted(kinds[kind], key=lambda s: len(s.hyperparameters))  # the simplest first (stable)
         title, label = FAMILIES.get(kind, (escape_text(kind.capitalize()), f"sec:optimizers-{kind}"))
@@ -153,6 +152,7 @@ def optimizers_section(specs, labels=None, section_label: str = "sec:optimizers"
         if others:
             parts.append(_shared_update_rules(others) + _statements(others, labels))
         parts += [optimizer_section(spec, labels, shared=True).strip() for spec in recurrent]
+    parts.append(r"\endgroup")
     return run_in("\n".join(p.rstrip() for p in parts if p.strip() or p == "") + "\n")
 
 

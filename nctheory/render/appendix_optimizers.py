@@ -84,7 +84,7 @@ def _number(value: float) -> str:
 
 def _title(spec) -> str:
     summary = spec.summary.split(" (")[0]
-    while len(summary) > 48 and ", " in summary:  # a heading on one line: the table gives the rest
+    while len(summary) > 60 and ", " in summary:  # a heading on one line: the table gives the rest
         summary = summary[:summary.rindex(", ")]
     return escape_text(summary[:1].upper() + summary[1:])
 
@@ -129,8 +129,9 @@ JURY_NOTE = (r"Stability ($\rate < 1$) and acceleration ($\rate < 1 - \lr\wdecay
 def _update_rule(spec, shared: bool = False) -> str:
     rows, abbreviations = update_rule(spec)
     out = align_rows([(tex(lhs), "=", rhs, note) for lhs, rhs, note in rows])
-    lead = "" if shared else " On one entry of the weights, in the order the step runs:"
-    text = f"\\paragraph{{Update rule.}}{lead}\n" + out + "\n"
+    # in a family's section the update rule comes first under the optimizer's heading, unlabelled
+    text = ("" if shared else "\\paragraph{Update rule.} On one entry of the weights, in the order the step runs:\n")
+    text += out + "\n"
     if abbreviations:
         text += "where\n" + align_rows([(tex(s), "=", v, "") for s, v in abbreviations]) + "\n"
     return text
@@ -160,7 +161,7 @@ def _shown(math: str, tail: str = ".") -> str:
 
 def run_in(text: str) -> str:
     """Run-in row headings without the vertical space of ``\\paragraph`` (a page holds more rows)."""
-    return re.sub(r"\\paragraph\{([^{}]*)\}", r"\\par\\smallskip\\noindent\\textbf{\1}", text)
+    return re.sub(r"\\paragraph\{([^{}]*)\}", r"\\par\\noindent\\textbf{\1}", text)
 
 
 def _recurrence(spec, dyn, shared: bool = False) -> str:
@@ -176,16 +177,19 @@ def _recurrence(spec, dyn, shared: bool = False) -> str:
             text = text.rstrip("\n") + rf" and, at the first step, $\rowsum_1 = {first_tex}\rowsum_0$." + "\n"
         return text
     head = f"{vec(nxt)} = A {vec(now)}"
+    if shared:  # the family says x_{t+1} = A x_t; name the state and show the matrices
+        intro += rf"The state is $x_t = ({', '.join(now)})$ and" + "\n"
     matrices = [f"A = {_matrix_tex(dyn.matrix)}"]
     if dyn.first_matrix != dyn.matrix:
         matrices.append(rf"\tilde A = {_matrix_tex(dyn.first_matrix)}")
-    one_line = r", \qquad ".join([head] + matrices)
-    if width(one_line) <= LINE_WIDTH - 6:  # a margin: the estimate of a matrix's width is rough
+    from nctheory.theorems.tex import width as matrix_width  # counts a matrix by its columns
+
+    one_line = r", \qquad ".join(([] if shared else [head]) + matrices)
+    if matrix_width(one_line) <= LINE_WIDTH - 4:
         return intro + rf"\[ {one_line}. \]" + "\n"
     rest = r", \qquad ".join(matrices)
-    if width(rest) <= LINE_WIDTH:
-        return intro + f"\\begin{{gather*}}\n{head}, \\\\\n{rest}.\n\\end{{gather*}}\n"
-    return intro + f"\\begin{{gather*}}\n{head}, \\\\\n" + ", \\\\\n".join(matrices) + ".\n\\end{gather*}\n"
+    lines = ([] if shared else [head]) + ([rest] if matrix_width(rest) <= LINE_WIDTH - 4 else matrices)
+    return intro + "\\begin{gather*}\n" + ", \\\\\n".join(lines) + ".\n\\end{gather*}\n"
 
 
 def _charpoly(dyn) -> str:
@@ -218,7 +222,9 @@ def _roots_sentence(dyn, shared: bool = False) -> str:
                           if width(display) <= LINE_WIDTH else
                            rf"\begin{{gather*}} -\tfrac{{b}}{{2}} = {tex(tidy(-b / 2))}, \\ c = {tex(tidy(c))}. "
                            r"\end{gather*}") + "\n"
-        return (r"$\rate$ is the largest modulus of the roots of $\chi(z) = z^2 + bz + c$, " + text
+        lead = (r"For $\chi(z) = z^2 + bz + c$, " if shared else
+                r"$\rate$ is the largest modulus of the roots of $\chi(z) = z^2 + bz + c$, ")
+        return (lead + (text[len("with "):] if shared else text)
                 + ("" if shared else QUADRATIC_NOTE + "\n"))
     return r"$\rate$ is the largest modulus of the roots of $\chi$"
 

@@ -94,8 +94,10 @@ def statement_tex(statement, labels, who: str = "") -> str:
         title, display, hypotheses, theorem = known
     status = _STATUS.get(statement.status, escape_text(statement.status))
     subject = f"For {who}, under" if who else "Under"
-    return (f"\\paragraph{{{title}.}} {subject} the hypotheses ({hypotheses}),\n\\[ {display}. \\]\n"
-            f"Status: {status}{_reference(theorem, labels)}.\n")
+    where = _reference(theorem, labels).strip()[1:-1]  # " (Theorem~\ref{...})" -> "Theorem~\ref{...}"
+    status += f"; {where}" if where else ""
+    return (f"\\paragraph{{{title}}} ({status}). {subject} the hypotheses "
+            f"({hypotheses}),\n\\[ {display}. \\]\n")
 
 
 def nonlinear_rows(spec, fam, labels) -> str:

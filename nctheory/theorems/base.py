@@ -327,14 +327,13 @@ class Theorem:
         Subclasses with a written proof override this; the default states the theorem and
         refers to its verification log (:meth:`verification_tex`)."""
         from nctheory.theorems.plain_math import plain_to_tex
-        from nctheory.theorems.prose import environment, proof_or_failure
+        from nctheory.theorems.prose import environment, proof_or_failure, the_log
 
         statement = self.statement_latex or plain_to_tex(self.statement)
         if self.hypotheses:
             statement = "Assume: " + "; ".join(plain_to_tex(h) for h in self.hypotheses) + ". Then " + statement
         return environment(self.environment, plain_to_tex(self.title), self.name, statement) + "\n" + \
-            proof_or_failure(self, lambda proof: f"Verified exactly in {len(proof.steps)} steps; see the "
-                                                  f"verification log.")
+            proof_or_failure(self, lambda proof: f"Verified exactly in {len(proof.steps)} steps; see {the_log()}.")
 
     def verification_tex(self) -> str:
         """The machine verification: every step of :meth:`prove` and how it was decided

@@ -78,7 +78,7 @@ def without_primes(expr, renames: dict):
 
 
 __all__ = ["ENVIRONMENTS", "document_has", "environment", "explained_in", "hypotheses_list", "in_document",
-           "proof_or_failure", "step", "steps", "without_primes"]
+           "proof_or_failure", "step", "steps", "the_log", "without_primes"]
 
 
 #: How other theorems are referred to when their label may be absent (a selection of theorems):
@@ -102,15 +102,30 @@ _DOCUMENT: contextvars.ContextVar = contextvars.ContextVar("nctheory_document", 
 
 
 @contextlib.contextmanager
-def in_document(labels):
+def in_document(labels, log: str | None = None):
     """Write paper text for a document with these labels: a theorem may then refer to an
     optimizer section (``opt:<spec>``) for objects shown there, and explain a shared argument
-    once (the first theorem that uses it) and refer back to it afterwards."""
-    token = _DOCUMENT.set({"labels": frozenset(labels), "explained": {}})
+    once (the first theorem that uses it) and refer back to it afterwards. ``log``: where the
+    reader finds the verification log -- a label among ``labels`` (a section of the document)
+    or the name of the separate file it is written to."""
+    token = _DOCUMENT.set({"labels": frozenset(labels), "explained": {}, "log": log})
     try:
         yield
     finally:
         _DOCUMENT.reset(token)
+
+
+def the_log(capital: bool = False) -> str:
+    """"the verification log", saying where it is (a section of the document, or a separate file)
+    the first time a document mentions it."""
+    document = _DOCUMENT.get()
+    log = document["log"] if document is not None else None
+    where = ""
+    if log and not document["explained"].get("the verification log"):
+        where = (rf" (Section~\ref{{{log}}})" if log in document["labels"] else
+                 rf" (the separate file \texttt{{{log.replace('_', chr(92) + '_')}}} written with this appendix)")
+        document["explained"]["the verification log"] = True  # later mentions need not say where
+    return ("The" if capital else "the") + " verification log" + where
 
 
 def document_has(label: str) -> bool:

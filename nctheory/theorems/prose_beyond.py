@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from nctheory.theorems.algebra import A_
-from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step
+from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step, the_log
 from nctheory.theorems.tex import equation, inline, nicest, tex
 
 NEWTON_SCHULZ = {"a": "c_1", "b": "c_2", "c": "c_3"}
@@ -113,7 +113,7 @@ def matrix_row_sums_tex(theorem) -> str:
             r"hence Adam's output, vanishes on it.",
             r"\par The hypotheses are needed. Elementwise preconditioning breaks it: for the centred column "
             r"$x = (1, 1, -2)$, $\ones^\top \operatorname{sign}(x) = " + tex(sign.objects[0]) + r"$. "
-            r"So does coupled decay: in the example of the verification log one Newton--Schulz iteration of "
+            r"So does coupled decay: in the example of " + the_log() + r" one Newton--Schulz iteration of "
             r"$G + \wdecay W$ has row sum",
             equation(r"\ones^\top N(G + \wdecay W)", coupled.objects[0], tail=r" \ne 0,"),
             r"and so does a left map not built from $X X^\top$: row normalisation leaves "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step
+from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step, the_log
 from nctheory.theorems.tex import equation, inline, nicest, tex
 
 K = sp.Symbol("K", integer=True, positive=True)
@@ -52,7 +52,8 @@ def lemma0_tex(theorem) -> str:
             r"Under (H2), $W^\top \ones = \alpha (M \ones - K \mu_G) $ and coordinate $t$ of $M\ones - K\mu_G$ is",
             equation(nc3.objects[0], nc3.objects[1]),
             r"since the classes are balanced. The cosine is sharp: with $c = -1/K$ the same sum is "
-            + inline(control.objects[0]) + r" $\ne 0$. The verification log also checks exact, rotated simplex "
+            + inline(control.objects[0]) + r" $\ne 0$. " + the_log(capital=True)
+            + r" also checks exact, rotated simplex "
             r"frames for $K = 2, \dots, 6$.",
         ])
 
@@ -91,8 +92,8 @@ def lemma1_tex(theorem) -> str:
             r"length. For cross-entropy $\ell = \log \sum_k e^{z_k} - z_y$:",
             equation((_named(invariance.objects[0])), _named(invariance.objects[1])),
             equation((_named(partials.objects[0])), _named(partials.objects[1])),
-            r"Label smoothing, soft labels and the focal loss are treated in the same way (see the verification "
-            r"log); every function of the probabilities $p_j = e^{z_j} / \sum_k e^{z_k}$ is invariant because",
+            r"Label smoothing, soft labels and the focal loss are treated in the same way in " + the_log()
+            + r"; every function of the probabilities $p_j = e^{z_j} / \sum_k e^{z_k}$ is invariant because",
             equation(softmax.objects[0], softmax.objects[1]),
             r"For the Crammer--Singer hinge $\ell = \max(0, 1 + \max_{k \ne y} z_k - z_y)$, "
             r"$\max_k (x_k + c) = \max_k x_k + c$ by induction on the number of terms, so $\ell(z + c\ones) = "
@@ -140,7 +141,7 @@ def theorem2_tex(theorem) -> str:
             r"regression on a small data set has row sum " + inline(ridge.objects[0]) + r" $\ne 0$. "
             r"With decoupled decay and a sign step, $W = -S/\wdecay$ is a fixed point of "
             r"$W \leftarrow (1 - \lr\wdecay) W - \lr S$, with row sum " + inline(sign.objects[0]) + r" $\ne 0$ for the "
-            r"sign pattern $S$ of the verification log.",
+            r"sign pattern $S$ of " + the_log() + ".",
         ])
 
     return environment("theorem", r"Stationarity under coupled decay forces $\NCzero = 0$", theorem.name,

@@ -52,18 +52,26 @@ def _conditions(region) -> str:
     return ", ".join(f"${tex(nicest(c))} > 0$" for c in region.conditions)
 
 
-def _jury_paragraph(proof, what: str, degree: int, radius: str, region) -> str:
-    """The Jury factors at one radius and what they say."""
+def _jury_paragraph(proof, what: str, degree: int, radius: str, region, brief: bool = False) -> str:
+    """The Jury factors at one radius and what they say. ``brief``: a special case of a region
+    shown in full just before -- only the factors not certified positive, inline."""
     factors = steps(proof, f"{what}: Jury factor")
     labels = _labels(degree, radius)
     if region.never:
         empty = step(proof, f"{what}: a Jury factor is identically 0")
         rows = [(label, "=", nicest(f)) for label, f in zip(labels, empty.objects)]
-        return (pairs(rows) + "\nOne of these factors is identically $0$ or certified non-positive under the "
-                "hypotheses, so the strict conditions never hold together.")
+        return (_factors_shown(rows, degree) + "\nOne of these factors is identically $0$ or certified non-positive "
+                "under the hypotheses, so the strict conditions never hold together.")
     rows = [(label, "=", nicest(s.objects[0])) for label, s in zip(labels, factors)]
     always = [label for label, s in zip(labels, factors) if len(s.objects) == 1]
-    text = pairs(rows)
+    if brief:
+        open_rows = [f"${label} = {tex(f)}$" for (label, _, f), s in zip(rows, factors) if len(s.objects) > 1]
+        return ("the factors not certified positive are " + ", ".join(open_rows)
+                + ", positive exactly when " + _conditions(region) + ".")
+    text = _factors_shown(rows, degree)
+    stated = {tex(nicest(c)) for c in region.conditions}
+    if not always and stated == {tex(f) for _, _, f in rows}:
+        return text + "\nThe condition of the statement is exactly that these are all positive."
     if always:
         text += ("\n" + ", ".join(f"${label}$" for label in always) + (" is" if len(always) == 1 else " are")
                  + r" positive under the hypotheses (certified); the others are positive exactly when "
@@ -71,6 +79,13 @@ def _jury_paragraph(proof, what: str, degree: int, radius: str, region) -> str:
     else:
         text += "\nThey are positive exactly when " + _conditions(region) + "."
     return text
+
+
+def _factors_shown(rows, degree: int) -> str:
+    """The factors: inline for a linear polynomial (two short ones), else displayed in pairs."""
+    if degree == 1:
+        return ", ".join(f"${label} {relation} {tex(f)}$" for label, relation, f in rows) + "."
+    return pairs(rows)
 
 
 #: Why the Schur--Cohn factors decide the regions; written out by the first theorem of a document.
@@ -95,10 +110,17 @@ def linear_recurrence_tex(theorem) -> str:
     first_name = r"\tilde A" if shown else "A_1"
     where = rf"of Section~\ref{{{section}}}" if shown else "below"
     title = claim.title.replace("(torch's nesterov=True)", "as in torch.optim")
-    statement = (rf"Consider {plain_to_tex(title)}, with $\lr > 0$, $\wdecay \ge 0${_ranges(claim)}, the "
-                 r"\texttt{torch.optim} semantics (first step included), and $a = \lr\wdecay$. If the loss is shift "
-                 r"invariant, so that $\ones^\top G_t = 0$ at every step (" + refer("lemma1") + r"), then the row "
-                 r"sums $s_t = W_t^\top \ones_K$"
+    setting = explained_in("linear setting", theorem.name)
+    if setting:  # the setting was stated in full by an earlier theorem of the document
+        opening = (rf"Consider {plain_to_tex(title)}, with $\lr > 0$, $\wdecay \ge 0${_ranges(claim)}, in the "
+                   rf"setting of Theorem~\ref{{thm:{setting}}} (a shift-invariant loss, \texttt{{torch.optim}} "
+                   r"semantics, $a = \lr\wdecay$). The row sums $s_t = W_t^\top \ones_K$")
+    else:
+        opening = (rf"Consider {plain_to_tex(title)}, with $\lr > 0$, $\wdecay \ge 0${_ranges(claim)}, the "
+                   r"\texttt{torch.optim} semantics (first step included), and $a = \lr\wdecay$. If the loss is shift "
+                   r"invariant, so that $\ones^\top G_t = 0$ at every step (" + refer("lemma1") + r"), then the row "
+                   r"sums $s_t = W_t^\top \ones_K$")
+    statement = (opening
                  + (r" and $u_t$ of the momentum buffer satisfy $x_{t+1} = A x_t$ for the state $x_t = (s_t, u_t)$"
                     + (rf" ($t \ge 1$; $x_1 = {first_name} x_0$)" if first else "") if has_buffer
                     else r" satisfy $s_{t+1} = A s_t$")
@@ -143,11 +165,18 @@ def linear_recurrence_tex(theorem) -> str:
         else:
             parts.append(JURY_SENTENCE.format(degree=form) + " At $r = 1$:")
         parts.append(_jury_paragraph(proof, "stability (radius 1)", degree, "1", claim.stability))
-        for region in claim.accelerations:
+        # a special case (tau = 0) of a general region is given after it, briefly
+        general = [r for r in claim.accelerations if not r.values]
+        ordered = general + [r for r in claim.accelerations if r.values]
+        for region in ordered:
+            what = f"acceleration [{region.text}] (radius 1 - a)"
+            if region.values and general:
+                parts.append(rf"With {plain_to_tex(_case(region))} " + _jury_paragraph(proof, what, degree, "1 - a",
+                                                                                         region, brief=True))
+                continue
             parts.append(r"Acceleration is the same test at $r = 1 - a$, the rate of SGD"
                          + (rf" (with {plain_to_tex(_case(region))})" if region.values else "") + ":")
-            parts.append(_jury_paragraph(proof, f"acceleration [{region.text}] (radius 1 - a)", degree, "1 - a",
-                                         region))
+            parts.append(_jury_paragraph(proof, what, degree, "1 - a", region))
         if claim.optimal is not None and claim.optimal[0] is not None:
             momentum = step(proof, "optimal momentum (tau = 0)")
             rate = step(proof, "optimal rate (tau = 0)")
@@ -210,7 +239,7 @@ def optimal_momentum_tex(theorem) -> str:
                  r"spectral radius $\rho(\mom)$ of the row-sum recurrence of "
                  + plain_to_tex(theorem.spec_name) + r" is smallest exactly at $\mom = \mom^\star$, where it is "
                  r"$\rate^\star < 1 - a$:"
-                 + chain([(r"\mom^\star", "=", theorem.claimed_momentum), (r"\rate^\star", "=", theorem.claimed_rate)]))
+                 + pairs([(r"\mom^\star", "=", theorem.claimed_momentum), (r"\rate^\star", "=", theorem.claimed_rate)]))
 
     def write(proof):
         parts = []
@@ -235,18 +264,27 @@ def optimal_momentum_tex(theorem) -> str:
             parts.append(r"vanishes at $\mom^\star = " + tex(obj("optimal momentum (root of the discriminant)", 1))
                          + r"$, where the double root is $-b(\mom^\star)/2 = \rate^\star = "
                          + tex(obj("optimal rate (the double root)", 1)) + r"$.")
-            kappa = obj("2. kappa =")
+            kappa, slope_c, slope_b = obj("2. kappa ="), obj("3. rho* > 0", 1), obj("4. -b(mu) increases")
+            margin = obj("rho* is strictly below")
+            earlier = explained_in("optimal momentum", theorem.name)
+            if earlier:  # the four steps were argued in full by an earlier theorem: give the quantities
+                parts.append(r"\par The four steps of the proof of Theorem~\ref{thm:" + earlier + r"} apply with "
+                             r"(2) $\chi(\rate^\star; \mom) = \kappa\,(\mom - \mom^\star)$, $\kappa = " + tex(kappa)
+                             + r" > 0$; (3) $dc/d\mom = " + tex(slope_c) + r" > 0$; (4) $-db/d\mom = " + tex(slope_b)
+                             + r" > 0$. Hence $\rho(\mom) > \rate^\star$ for every $\mom \ne \mom^\star$; moreover "
+                             r"$0 < \mom^\star < 1$ and $(1 - a) - \rate^\star = " + tex(margin) + r" > 0$.")
+                continue
             parts.append(r"\par (2) $\chi(\rate^\star; \mom) = \kappa\,(\mom - \mom^\star)$ with $\kappa = "
                          + tex(kappa) + r" > 0$: for $\mom < \mom^\star$, $\chi(\rate^\star) < 0$ and the larger "
                          r"real root exceeds $\rate^\star$.")
-            parts.append(r"\par (3) $c(\mom^\star) = \rate^{\star 2}$ and $dc/d\mom = " + tex(obj("3. rho* > 0", 1))
+            parts.append(r"\par (3) $c(\mom^\star) = \rate^{\star 2}$ and $dc/d\mom = " + tex(slope_c)
                          + r" > 0$: for $\mom > \mom^\star$ complex roots have modulus $\sqrt{c(\mom)} > \rate^\star$.")
-            parts.append(r"\par (4) $-db/d\mom = " + tex(obj("4. -b(mu) increases")) + r" > 0$: for $\mom > \mom^\star$ "
+            parts.append(r"\par (4) $-db/d\mom = " + tex(slope_b) + r" > 0$: for $\mom > \mom^\star$ "
                          r"real roots lie on one side of $\rate^\star$ (as $\chi(\rate^\star) > 0$) and their mean "
                          r"$-b/2$ exceeds $\rate^\star$, so both do.")
             parts.append(r"\par Hence $\rho(\mom) > \rate^\star$ for every $\mom \ne \mom^\star$; moreover "
                          r"$0 < \mom^\star < 1$ and $(1 - a) - \rate^\star = "
-                         + tex(obj("rho* is strictly below")) + r" > 0$ (all positivity claims are certificates: "
+                         + tex(margin) + r" > 0$ (all positivity claims here and below are certificates: "
                          r"rational functions with coefficients of one sign in positive variables).")
         return "\n".join(parts)
 

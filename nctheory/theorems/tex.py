@@ -49,7 +49,7 @@ NAMES = {"eta": r"\lr", "lambda": r"\wdecay", "mu": r"\mom", "tau": r"\damp", "n
          "G_p": r"G_p", "s_0": r"s_0"}
 
 #: Printed characters per display line (see the module docstring).
-LINE_CHARS = 59
+LINE_CHARS = 62
 
 
 def _names(obj, extra: dict | None) -> dict:

@@ -13,10 +13,10 @@ Design
 seed, same initialisation code).
 
 *Gradients.* UFM on numpy / cupy: the analytic gradients of :mod:`nctheory.runs.ufm` with
-batched matrix products. Torch (UFM and networks, CPU or CUDA): autograd of the sum over runs
-of each run's mean loss, the network's forward pass mapped over the run axis with
-``torch.func.vmap`` over ``torch.func.functional_call`` (the UFM's forward is written
-batched directly); runs share no parameter, so run r receives ``dL_r/dtheta_r``.
+batched matrix products. UFM on torch (CPU or CUDA): autograd of the sum over runs of each
+run's mean loss (runs share no parameter, so run r receives ``dL_r/dtheta_r``), the logits laid
+out classes-in-the-middle for a fast softmax (:mod:`.torch_loss`). Networks: ``torch.func.vmap``
+of ``grad_and_value`` of the one-run loss over ``torch.func.functional_call``.
 
 *Optimizer step.* The spec's own update rule -- the transformations of ``spec.chain`` -- on
 the stacked arrays, with per-run hyperparameters as arrays of shape (R, 1, ..., 1) that
@@ -34,6 +34,9 @@ step 0, every ``record_every`` steps and the last, per-run minibatch permutation
 run's seed, divergence detected per run at the same check points, a diverged run dropped
 from the batch while the others continue. Torch batches whose runs ask for a verdict also
 record the per-step norms the verdict's rounding model reads (:mod:`.norms`).
+
+*Batch size.* On a CPU a group is trained in consecutive batches whose stacked parameters
+fit the last-level cache (:data:`.engine.CPU_BATCH_BYTES`); on a GPU in one batch.
 
 *Output.* One :class:`~nctheory.runs.training.record.TrainingRecord` per run (the class the
 one-run loop returns; ``wall_time_s`` is the batch's time divided by its runs), then

@@ -18,6 +18,7 @@ fails alone and the others still finish.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from nctheory.errors import NCTheoryError
@@ -101,9 +102,11 @@ def run_group(group: list) -> list:
         raise
     except Exception as error:  # noqa: BLE001 -- fall back so that one bad run fails alone
         return _one_at_a_time(group, f"batched engine: {type(error).__name__}: {error}")
+    count = -(-len(group) // size)  # batches of near-equal sizes, none above ``size``
+    bounds = [len(group) * i // count for i in range(count + 1)]
     out = []
-    for start in range(0, len(group), size):
-        out += _run_batched(group[start:start + size])
+    for lo, hi in itertools.pairwise(bounds):
+        out += _run_batched(group[lo:hi])
     return out
 
 

@@ -3,7 +3,7 @@
 **Loss.** A one-run torch runner takes the mean of the registry's torch form
 (``LOSSES[loss].torch_value(Z, y, reduction="mean")``, ``F.cross_entropy`` for cross-entropy)
 over the rows of its logits ``Z`` (B x K) and differentiates it by autograd. The batched
-engine computes, for logits ``(R, B, K)``, each run's mean loss ``(R,)`` and differentiates
+torch UFM computes each run's mean loss ``(R,)`` (:func:`mean_losses`) and differentiates
 their sum: run r's parameters receive exactly ``dL_r / dtheta_r`` (runs share no parameter),
 through the same autograd formulas.
 
@@ -47,20 +47,16 @@ def class_axis_one(loss: str, eps: float, num_classes: int) -> bool:
     return tuple(middle.shape) == (2, 3) and bool(torch.allclose(middle.reshape(6), flat, rtol=1e-12, atol=0.0))
 
 
-def mean_losses(logits, y, loss: str, eps: float, classes_in_middle: bool = False):
-    """Each run's mean loss ``(R,)`` of logits ``(R, B, K)`` -- or ``(R, K, B)`` when
-    ``classes_in_middle`` -- and labels ``(R, B)``."""
+def mean_losses(logits, y, loss: str, eps: float):
+    """Each run's mean loss ``(R,)`` of logits laid out ``(R, K, B)`` (classes in the middle)
+    and labels ``(R, B)``: in that layout where the loss's form accepts it
+    (:func:`class_axis_one`), else flattened to ``(R B, K)``."""
     form, parameters = LOSSES[loss], run_parameters(eps)
-    if classes_in_middle:
-        R, K, B = logits.shape
-        if class_axis_one(loss, eps, K):
-            return form.torch_value(logits, y, reduction="none", **parameters).mean(-1)
-        logits = logits.transpose(1, 2)
-    R, B, K = logits.shape
+    R, K, B = logits.shape
     if class_axis_one(loss, eps, K):
-        return form.torch_value(logits.transpose(1, 2).contiguous(), y, reduction="none", **parameters).mean(-1)
-    values = form.torch_value(logits.reshape(R * B, K), y.reshape(R * B), reduction="none", **parameters)
-    return values.reshape(R, B).mean(-1)
+        return form.torch_value(logits, y, reduction="none", **parameters).mean(-1)
+    flat = logits.transpose(1, 2).reshape(R * B, K)
+    return form.torch_value(flat, y.reshape(R * B), reduction="none", **parameters).reshape(R, B).mean(-1)
 
 
 def torch_metrics(W, H, Z, y, b, num_classes: int, loss: str, eps: float) -> dict | None:

@@ -132,7 +132,7 @@ class TorchUFMBatch:
             Zt = W @ HB.mT  # (R, K, B): classes in the middle axis
             if "b" in leaves:
                 Zt = Zt + leaves["b"][:, :, None]
-            losses = mean_losses(Zt, yb, self.loss, self.eps, classes_in_middle=True)
+            losses = mean_losses(Zt, yb, self.loss, self.eps)
             grads = torch.autograd.grad(losses.sum(), list(leaves.values()))
         return losses.detach(), dict(zip(leaves, grads))
 
