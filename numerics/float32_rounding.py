@@ -28,7 +28,6 @@ Run: ``python numerics/float32_rounding.py`` (about 10 minutes on 2 cores); writ
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path

@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from _loops import one_thread
 

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from nctheory.errors import NCTheoryError
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nctheory.reproduce import measure as m
 from nctheory.reproduce.figures import PALETTE, draw_band, pyplot, save
 
 MARKERS = {"nc0": ("o", "#000000", "NC0 (raw)"), "nc1": ("s", "#0072B2", "NC1"), "nc2": ("D", "#009E73", "NC2"),
