@@ -26,6 +26,7 @@ from nctheory.render.latex_build import (
     compile_pdf,
     parse_log,
     pdf_text,
+    searchable,
     text_defects,
 )
 
@@ -103,6 +104,15 @@ def test_text_defects_flags_a_machine_log_and_passes_typeset_mathematics():
     assert text_defects(typeset) == []
 
 
+def test_extracted_ligatures_are_spelt_out():
+    # Unicode presentation forms and T1 slots (a font without a Unicode map) both read as letters
+    raw = "the coe\ufb03cient is \x1cnite, the \ufb02oor and the bu\x1ber"
+    assert "finite" not in raw  # negative control: the raw extraction hides the words
+    text = searchable(raw)
+    assert text == "the coefficient is finite, the floor and the buffer"
+    assert text_defects(searchable("{\u2019lr\u2019: 0.1}")) != []  # a dictionary with typewriter quotes is caught
+
+
 # ---------------------------------------------------------------------- the files
 def test_out_writes_the_layout_and_the_wrapper_inputs_what_it_should(tmp_path, capsys):
     out = tmp_path / "app"
@@ -112,7 +122,7 @@ def test_out_writes_the_layout_and_the_wrapper_inputs_what_it_should(tmp_path, c
     assert not (out / "sections/evidence.tex").exists() and _leftovers(tmp_path) == []
     wrapper = (out / "appendix.tex").read_text()
     inputs = re.findall(r"\\input\{([^}]+)\}", wrapper)
-    assert inputs == ["nctheory-macros", "sections/introduction", "sections/notation", "sections/theorems",
+    assert inputs == ["glyphtounicode", "nctheory-macros", "sections/introduction", "sections/notation", "sections/theorems",
                       "sections/optimizers"]
     assert r"\bibliography{nctheory}" in wrapper
     sections = "".join((out / f"sections/{n}.tex").read_text() for n in ("introduction", "theorems", "optimizers"))
@@ -227,3 +237,8 @@ def test_symbolic_appendix_reads_as_mathematics_not_as_a_machine_log(symbolic_ap
     text = pdf_text(result.pdf)
     assert "Theorems and proofs" in text and "Proof." in text
     assert text_defects(text) == []
+    # numbered references, not hard-coded numbers; the log's place said where it is mentioned
+    assert re.search(r"\(Lemma\s+[A-Z]\.\d+:\s+1", text) and not re.search(r"\(Lemma\s+1:", text)
+    assert "sections/verification.tex" in text and "coefficients" in text  # ligatures extract as letters
+    # the optimizer sections show A and chi once; the exact-dynamics theorems refer to them
+    assert len(re.findall(r"Jury['’]s\s+form,\s+the\s+roots", text)) == 2  # explained once per degree (1 and 2)

@@ -52,7 +52,7 @@ def test_extracted_text_has_none_of_the_defects(compiled):
 @needs_latex
 def test_every_theorem_appears_once_with_its_proof(compiled):
     text = compiled["text"]
-    kinds = len(re.findall(r"(Theorem|Lemma|Proposition) \d+\s+\(", text))
+    kinds = len(re.findall(r"(Theorem|Lemma|Proposition)\s+\d+\s+\(", text))  # -layout may pad spaces
     assert kinds == len(THEOREMS)
     assert text.count("Proof.") == len(THEOREMS)
     assert "verification fails" not in text
@@ -140,3 +140,20 @@ def test_plain_descriptions_become_math():
     assert r"$\norm{W^{\top} \ones}^2 = \ones^{\top} (W W^{\top}) \ones \ge 0$" in text
     assert r"$\lr = 0.1,\ \wdecay = 0.005$" in text
     assert "engine" not in text and "nctheory" not in text and "THEORY" not in text
+
+
+def test_in_a_document_the_dynamics_refer_to_the_optimizer_section_and_explain_once():
+    from nctheory.theorems.prose import in_document
+
+    sgd, heavy_ball = THEOREMS["linear_recurrence_sgd"], THEOREMS["linear_recurrence_sgd_momentum"]
+    alone = heavy_ball.paper_tex()
+    assert r"\begin{pmatrix}" in alone and r"\ref{opt:" not in alone  # standalone: shows A and chi itself
+    labels = ["thm:linear_recurrence_sgd", "thm:linear_recurrence_sgd_momentum", "opt:sgd_momentum", "opt:sgd"]
+    with in_document(labels, "sections/verification.tex"):
+        first, second = sgd.paper_tex(), heavy_ball.paper_tex()
+    assert r"\ref{opt:sgd_momentum}" in second and r"\begin{pmatrix}" not in second  # shown once, referred to
+    assert "the factors below are all positive" in first  # the argument, in full, in the first theorem
+    assert "the factors below are all positive" in second  # degree two: its first use, in full
+    assert r"setting of Theorem~\ref{thm:linear_recurrence_sgd}" in second  # the setting is stated once
+    with in_document(labels[:2], "sections/verification.tex"):  # no optimizer sections: show everything
+        assert r"\begin{pmatrix}" in heavy_ball.paper_tex()

@@ -37,7 +37,8 @@ from nctheory.render.bibliography import bibliography
 #: The shared notation (one macro per quantity; see the notation table), each defined only
 #: where the including document has not defined it already. The weight decay is ``\wdecay``:
 #: ``\wd`` is a TeX primitive (a box's width) that LaTeX itself uses, so it can be neither
-#: redefined nor used as notation; :func:`portable` renames it in the generated sections.
+#: redefined nor used as notation. The generators write ``\wdecay``; :func:`portable` remains as a
+#: safety net for a section text from elsewhere.
 MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
 \providecommand{\rowsum}{s}
 \providecommand{\ones}{\mathbf{1}}

@@ -21,9 +21,20 @@ Every optimizer keeps its label ``opt:<name>``.
 
 from __future__ import annotations
 
+import re
+
 from nctheory.render.appendix_math import align_lines, update_rule
-from nctheory.render.appendix_optimizers import JURY_NOTE, QUADRATIC_NOTE, RECURRENCE_NOTE, _citation_key, \
-    _interval, _roots_sentence, _title, optimizer_section, run_in
+from nctheory.render.appendix_optimizers import (
+    JURY_NOTE,
+    QUADRATIC_NOTE,
+    RECURRENCE_NOTE,
+    _citation_key,
+    _interval,
+    _roots_sentence,
+    _title,
+    optimizer_section,
+    run_in,
+)
 from nctheory.render.appendix_statements import NO_RECURRENCE, matrix_map_paragraph, short_tex, statement_tex
 from nctheory.theory.family import ADAPTIVE_KIND, COUPLED, LINEAR_KIND, MATRIX_KIND, SIGN_KIND
 from nctheory.theory.latex import escape_text, tex
@@ -42,9 +53,22 @@ def _texttt(path: str) -> str:
     return r"\texttt{" + escape_text(path).replace(".", r".\allowbreak ").replace(r"\_", r"\_\allowbreak ") + "}"
 
 
+def _short(spec) -> str:
+    """The optimizer's name in a list: its summary up to the first comma, colon or parenthesis."""
+    name = re.split(r"[,:(]", spec.summary)[0].strip()
+    return escape_text(name[:1].upper() + name[1:])
+
+
+def short_names(specs) -> dict:
+    """spec name -> the name a list or table uses: the short name where it is unique among
+    ``specs``, else the longer title (SignGD with coupled and with decoupled decay)."""
+    shorts = [_short(s) for s in specs]
+    return {s.name: (short if shorts.count(short) == 1 else _title(s)) for s, short in zip(specs, shorts)}
+
+
 def _source(spec) -> str:
     keys = [k for k in (_citation_key(c) for c in getattr(spec, "citations", ())) if k]
-    return rf"\citet{{{','.join(keys)}}}" if keys else escape_text(spec.reference.split(";")[0])
+    return rf"\citep{{{','.join(keys)}}}" if keys else "(" + escape_text(spec.reference.split(";")[0]) + ")"
 
 
 def _implementation(spec) -> str:
@@ -67,17 +91,18 @@ def facts_table(specs, kind: str) -> str:
     """One comparison table for the optimizers of a family."""
     linear = all(s.family.is_linear for s in specs)
     last = r"Rate $\rate$" if linear else "Row sums"
-    rows = []
+    rows, names = [], short_names(specs)
     for spec in specs:
-        name = rf"{_title(spec)} ({_source(spec)}; \texttt{{{escape_text(spec.name)}}})"
+        name = rf"{names[spec.name]} {_source(spec)}"
         hyper = ", ".join(f"${_interval(h)}$" for h in spec.hyperparameters)
         rows.append(rf"\raggedright {name} & \raggedright {_implementation(spec)} & \raggedright {hyper} & "
                     rf"\raggedright {_outcome(spec, spec.family)}\tabularnewline")
-    # not a float: the table stays in its family's subsection (a float page would waste half a page)
-    return ("\\begin{center}\n\\small\n"
-            "\\begin{tabular}{@{}p{0.25\\linewidth}p{0.18\\linewidth}p{0.27\\linewidth}p{0.20\\linewidth}@{}}\n"
+    # a float that may go where it fits (here, or at the top of a page): a table that cannot break
+    # would otherwise leave the rest of a page empty
+    return ("\\begin{table}[!htb]\n\\centering\n\\small\n"
+            "\\begin{tabular}{@{}p{0.25\\linewidth}p{0.19\\linewidth}p{0.27\\linewidth}p{0.19\\linewidth}@{}}\n"
             f"\\toprule\nOptimizer & Implementation & Hyperparameters & {last}\\tabularnewline\n\\midrule\n"
-            + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}\n\\end{center}\n")
+            + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}\n\\end{table}\n")
 
 
 def _shared_update_rules(specs) -> str:
@@ -95,12 +120,13 @@ def _shared_update_rules(specs) -> str:
     return f"\\paragraph{{Update rules.}}{anchors}\n\\begin{{align*}}\n" + "\n".join(lines) + "\n\\end{align*}\n"
 
 
-def _names(specs) -> str:
-    titles = [_title(s) for s in specs]
+def _names(specs, family) -> str:
+    names = short_names(family)
+    titles = [names[s.name] for s in specs]
     return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
 
 
-def _statements(specs, labels) -> str:
+def _statements(specs, labels, family) -> str:
     """Each statement once, for every member it holds for (in the order they first appear)."""
     order, holders, objects = [], {}, {}
     for spec in specs:
@@ -109,7 +135,7 @@ def _statements(specs, labels) -> str:
                 order.append(statement.name)
                 holders[statement.name], objects[statement.name] = [], statement
             holders[statement.name].append(spec)
-    return "".join(statement_tex(objects[n], labels, _names(holders[n])) for n in order)
+    return "".join(statement_tex(objects[n], labels, _names(holders[n], family)) for n in order)
 
 
 def _family_intro(kind, recurrent, others, labels) -> str:
@@ -117,13 +143,15 @@ def _family_intro(kind, recurrent, others, labels) -> str:
     if kind == MATRIX_KIND and recurrent:
         parts.append(matrix_map_paragraph(recurrent[0], labels).replace(
             "\\paragraph{Row sums of the matrix map.} The matrix map",
-            f"For {_names(recurrent)} (decoupled decay), the matrix map"))
+            f"For {_names(recurrent, recurrent + others)} (decoupled decay), the matrix map"))
     if others:
         reason = NO_RECURRENCE.get(kind, escape_text("No linear row-sum recurrence exists."))
-        parts.append((f"For {_names(others)}: " if recurrent or kind == MATRIX_KIND else "") + reason)
+        if recurrent or kind == MATRIX_KIND:
+            reason = f"For {_names(others, recurrent + others)}, " + reason[:1].lower() + reason[1:]
+        parts.append(reason)
         coupled = [s for s in others if s.family.coupling == COUPLED and kind != MATRIX_KIND]
         if coupled and "thm:theorem2" in labels:
-            parts.append(f"With coupled decay ({_names(coupled)}) the stationary points of the coupled objective "
+            parts.append(f"With coupled decay ({_names(coupled, recurrent + others)}) the stationary points of the coupled objective "
                          r"nevertheless have $\rowsum = 0$ (Theorem~\ref{thm:theorem2}).")
     return "\n".join(p.strip() for p in parts) + ("\n" if parts else "")
 
@@ -150,7 +178,7 @@ def optimizers_section(specs, labels=None, section_label: str = "sec:optimizers"
         parts += [rf"\subsection{{{title}}}\label{{{label}}}", _family_intro(kind, recurrent, others, labels)
                   + facts_table(members, kind)]
         if others:
-            parts.append(_shared_update_rules(others) + _statements(others, labels))
+            parts.append(_shared_update_rules(others) + _statements(others, labels, members))
         parts += [optimizer_section(spec, labels, shared=True).strip() for spec in recurrent]
     parts.append(r"\endgroup")
     return run_in("\n".join(p.rstrip() for p in parts if p.strip() or p == "") + "\n")

@@ -60,7 +60,7 @@ def notation_section(labels=None) -> str:
             "All optimizers act entrywise on matrices unless stated; the row-sum recurrences hold for every\n"
             f"loss that is invariant under adding a constant to all logits ({lemma}: $\\ones^\\top G_t = 0$).\n"
             "\\begin{table}[h]\n\\centering\n\\caption{Notation.}\\label{tab:notation}\n"
-            "\\begin{tabular}{@{}lp{0.62\\linewidth}@{}}\n\\toprule\nSymbol & Meaning \\\\\n\\midrule\n"
+            "\\begin{tabular}{@{}lp{0.72\\linewidth}@{}}\n\\toprule\nSymbol & Meaning \\\\\n\\midrule\n"
             f"{rows}\n\\bottomrule\n\\end{{tabular}}\n\\end{{table}}\n")
 
 
@@ -298,7 +298,8 @@ def _acceleration(spec, dyn, shared: bool = False) -> str:
 
     radius = 1 - SYMBOLS["lr"] * SYMBOLS["weight_decay"]
     conditions = _conditions(_jury(dyn, radius), certify)
-    empty = "never holds: no hyperparameters make the row sums decay faster than under plain gradient descent.\n"
+    empty = ("never holds.\n" if shared else
+             "never holds: no hyperparameters make the row sums decay faster than under plain gradient descent.\n")
     how = "" if shared else r" (Schur--Cohn applied to $\chi((1 - \lr\wdecay) y)$)"
     return (f"\\paragraph{{Acceleration.}} For $0 < \\lr\\wdecay < 1$, $\\rate < 1 - \\lr\\wdecay${how} "
             + _conditions_text(conditions, empty))

@@ -165,14 +165,28 @@ def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.is_file() else ""
 
 
+#: Ligatures as pdftotext may extract them: Unicode's presentation forms (U+FB00-FB04), and the
+#: slots of TeX's T1 (Cork) encoding (0x1B-0x1F) where a font carries no Unicode mapping.
+LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+             "\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl"}
+_LIGATURE = re.compile("|".join(LIGATURES))
+
+
+def searchable(text: str) -> str:
+    """Extracted text with ligatures spelt out, so that words (and defects) are found whatever
+    the fonts' Unicode mapping: "\\ufb01nite" and "\\x1cnite" both read "finite"."""
+    return _LIGATURE.sub(lambda m: LIGATURES[m.group(0)], text)
+
+
 def pdf_text(pdf: Path) -> str:
-    """The text of a PDF as ``pdftotext`` extracts it (reading order, no layout)."""
+    """The text of a PDF as ``pdftotext`` extracts it (reading order, no layout), ligatures
+    spelt out (:func:`searchable`)."""
     require_tools("pdftotext")
     run = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True,
                          timeout=120, errors="replace", check=False)
     if run.returncode != 0:
         raise NCTheoryError(f"pdftotext failed on {pdf}: {run.stderr.strip()}")
-    return run.stdout
+    return searchable(run.stdout)
 
 
 #: Text that a reader would object to in a typeset appendix, as it shows in ``pdftotext``'s
@@ -189,7 +203,7 @@ READER_DEFECTS: tuple[tuple[str, re.Pattern], ...] = tuple((name, re.compile(pat
     ("Greek letter spelt out", r"\b(?:alpha|eta|lambda|mu|rho|tau)\b"),
     ("elided display", r"operations, omitted"),
     ("tautology 0 = 0", r"(?<![\w.])0 = 0(?![\w.])"),
-    ("Python dictionary", r"\{'"),
+    ("Python dictionary", r"\{['‘’]"),  # the quote as a typewriter font may extract it
     ("internal module name", r"\bnctheory\.[A-Za-z_]"),
     ("internal document THEORY.md", r"THEORY\.md"),
     ("the engine", r"(?i)\bthe engine\b"),

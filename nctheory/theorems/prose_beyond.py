@@ -117,7 +117,7 @@ def matrix_row_sums_tex(theorem) -> str:
             r"$G + \wdecay W$ has row sum",
             equation(r"\ones^\top N(G + \wdecay W)", coupled.objects[0], tail=r" \ne 0,"),
             r"and so does a left map not built from $X X^\top$: row normalisation leaves "
-            + inline(nicest(rows.objects[0])) + r" $\ne 0$.",
+            + inline(nicest(rows.objects[0])) + r"~$\ne 0$.",
             r"\par For Muon, Shampoo and SOAP with decoupled decay the row-sum state then obeys $x' = A x$ with "
             r"first row of $A$ equal to " + inline(_a(derived.objects[1])) + r", as derived from the specifications "
             r"of the optimizers; with coupled decay the weights enter the argument of the matrix map and no "

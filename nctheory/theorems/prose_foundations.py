@@ -52,7 +52,7 @@ def lemma0_tex(theorem) -> str:
             r"Under (H2), $W^\top \ones = \alpha (M \ones - K \mu_G) $ and coordinate $t$ of $M\ones - K\mu_G$ is",
             equation(nc3.objects[0], nc3.objects[1]),
             r"since the classes are balanced. The cosine is sharp: with $c = -1/K$ the same sum is "
-            + inline(control.objects[0]) + r" $\ne 0$. " + the_log(capital=True)
+            + inline(control.objects[0]) + r"~$\ne 0$. " + the_log(capital=True)
             + r" also checks exact, rotated simplex "
             r"frames for $K = 2, \dots, 6$.",
         ])
@@ -138,9 +138,9 @@ def theorem2_tex(theorem) -> str:
             equation(columns.objects[0], columns.objects[1]),
             r"so $\wdecay (W^{\star\top}\ones)_t = 0$ for every $t$ and, as $\wdecay > 0$, $W^{\star\top} \ones = 0$.",
             r"Both hypotheses are needed. With squared error (not shift invariant) the stationary point of ridge "
-            r"regression on a small data set has row sum " + inline(ridge.objects[0]) + r" $\ne 0$. "
+            r"regression on a small data set has row sum " + inline(ridge.objects[0]) + r"~$\ne 0$. "
             r"With decoupled decay and a sign step, $W = -S/\wdecay$ is a fixed point of "
-            r"$W \leftarrow (1 - \lr\wdecay) W - \lr S$, with row sum " + inline(sign.objects[0]) + r" $\ne 0$ for the "
+            r"$W \leftarrow (1 - \lr\wdecay) W - \lr S$, with row sum " + inline(sign.objects[0]) + r"~$\ne 0$ for the "
             r"sign pattern $S$ of " + the_log() + ".",
         ])
 

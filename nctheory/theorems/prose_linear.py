@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from nctheory.theorems.algebra import A_, MU
+from nctheory.theorems.algebra import A_
 from nctheory.theorems.plain_math import HYPERPARAMETERS, plain_to_tex
 from nctheory.theorems.prose import document_has, environment, explained_in, proof_or_failure, refer, step, steps
-from nctheory.theorems.tex import chain, equation, inline, nicest, pairs, polynomial, tex
+from nctheory.theorems.tex import equation, nicest, pairs, polynomial, tex
 from nctheory.theory.symbolic.rowsum import X
 
 Z = sp.Symbol("z")
@@ -125,9 +125,9 @@ def linear_recurrence_tex(theorem) -> str:
                     + (rf" ($t \ge 1$; $x_1 = {first_name} x_0$)" if first else "") if has_buffer
                     else r" satisfy $s_{t+1} = A s_t$")
                  + rf" with $A$ and $\chi(z) = \det(zI - A)$ {where}. They tend to $0$ from every start if and only "
-                 r"if " + plain_to_tex(claim.stability.text) + r"; for $0 < a < 1$ they converge faster than under "
-                 r"SGD, $\rho(A) < 1 - a$, "
-                 + ("never" if all(r.never for r in claim.accelerations) else "if and only if "
+                 r"if " + plain_to_tex(claim.stability.text) + r"; for $0 < a < 1$ they "
+                 + (r"never converge faster than under SGD: $\rho(A) \ge 1 - a$"
+                    if all(r.never for r in claim.accelerations) else r"converge faster than under SGD, $\rho(A) < 1 - a$, if and only if "
                     + "; ".join((f"with {plain_to_tex(_case(r))}: " if r.values else
                                  ("for any $\\damp$: " if len(claim.accelerations) > 1 else "")) + _conditions(r)
                                 for r in claim.accelerations)) + ".")
@@ -137,14 +137,20 @@ def linear_recurrence_tex(theorem) -> str:
         first_step = step(proof, "first step from a fresh optimizer")
         poly = step(proof, "characteristic polynomial: det(xI - A)")
         earlier = explained_in("linear recurrence", theorem.name)
-        if earlier:
+        if earlier and shown:  # the argument and the objects' provenance were given before
+            parts = [r"As in the proof of Theorem~\ref{thm:" + earlier + r"}, the row sums obey $A$"
+                     + (r" (and $\tilde A$ at the first step)" if first else "") + rf" of Section~\ref{{{section}}}, "
+                     r"with the characteristic polynomial $\chi$ shown there."]
+        elif earlier:
             parts = [r"As in the proof of Theorem~\ref{thm:" + earlier + r"}, multiplying the update by $\ones^\top$ "
                      r"removes the gradient and leaves the row-sum recurrence"]
         else:
             parts = [r"The update is linear in the weights, the gradient and the buffers, so multiplying it by "
                      r"$\ones^\top$ commutes with it; with $\ones^\top G_t = 0$ the gradient drops out and the row "
                      r"sums obey the transition matrix"]
-        if shown:
+        if shown and earlier:
+            pass
+        elif shown:
             parts[-1] += (rf" $A$ of Section~\ref{{{section}}}" + (r" (and $\tilde A$ at the first step)" if first
                                                                    else "")
                           + r", with the characteristic polynomial $\chi$ shown there; these are derived from the "
@@ -218,7 +224,7 @@ def _closed_form(proof, claim) -> str:
 # ---------------------------------------------------------------------- optimal momentum
 def _display_variables(case):
     """Substitution back from the case's rational variables (exact), and a sentence naming them."""
-    from nctheory.theorems.optimal_momentum import ALPHA, N_, R_
+    from nctheory.theorems.optimal_momentum import ALPHA, N_
 
     if ALPHA in case.rational.get(A_, sp.Integer(0)).free_symbols:
         return {ALPHA: sp.sqrt(A_)}, ""
@@ -255,7 +261,8 @@ def optimal_momentum_tex(theorem) -> str:
             poly = sp.Poly(sp.expand(sp.cancel(p)), X)
             _, b, c = poly.all_coeffs()
             disc = sp.factor(sp.cancel(b ** 2 - 4 * c)).subs(back)
-            head = (rf"\par\emph{{Case {plain_to_tex(case.text)}.}} " if several else "") + sentence
+            case_tex = ", ".join(plain_to_tex(part) for part in case.text.split(", "))  # "1, 0" would read "1,0"
+            head = (rf"\par\emph{{Case {case_tex}.}} " if several else "") + sentence
             parts.append(head + r"The characteristic polynomial $\chi(z; \mom) = z^2 + b(\mom) z + c(\mom)$ has "
                          r"coefficients affine in $\mom$:")
             parts.append(rf"\[ \chi(z; \mom) = {_quadratic(p, back)}. \]")

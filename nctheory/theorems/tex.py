@@ -336,7 +336,11 @@ def fits(display: str, margin: float = 0.0) -> bool:
 
 
 def inline(obj, names: dict | None = None) -> str:
-    """``$...$`` of a sympy object in the shared notation."""
+    """``$...$`` of a sympy object in the shared notation; a column vector is written as the
+    transpose of a row, ``(a, b)^\\top``, which keeps the line's height."""
+    if isinstance(obj, sp.MatrixBase) and obj.cols == 1 and obj.rows > 1:
+        entries = ", ".join(tex(entry, names) for entry in obj)
+        return rf"$\left({entries}\right)^\top$"
     return f"${obj if isinstance(obj, str) else tex(obj, names)}$"
 
 
@@ -349,7 +353,7 @@ DEFECTS = (
     ("raw superscript ^T, ^2, ^{", re.compile(r"\^(T\b|\{|\d|\()")),
     ("elided expression", re.compile(r"operations, omitted|omitted\)")),
     ("tautology 0 = 0", re.compile(r"(?<![\w.])0 = 0(?![\w.])")),
-    ("Python dictionary", re.compile(r"\{'|': ")),
+    ("Python dictionary", re.compile(r"\{['‘’]|['’]: ")),  # quotes as typewriter fonts extract them
     ("internal name", re.compile(r"nctheory\.|THEORY\.md|ARCHITECTURE|[Tt]he engine|spec\.\w+\(")),
     ("double numbering", re.compile(r"(?m)^\s*\d+\.\s+\d+\.\s")),
     ("Python operator ** or *", re.compile(r"\*\*|\w\*\w")),

@@ -15,10 +15,12 @@ import shutil
 import subprocess
 
 from nctheory.errors import NCTheoryError
+from nctheory.render.latex_build import searchable
 from nctheory.theorems.tex import MACROS
 
 PREAMBLE = r"""\documentclass{article}
 \usepackage[letterpaper,textwidth=397.48pt,textheight=9in,centering]{geometry}
+\usepackage{cmap}
 \usepackage[T1]{fontenc}
 \usepackage{amsmath,amssymb,amsthm,mathtools}
 """ + MACROS + r"""
@@ -57,7 +59,7 @@ def compile_standalone(body: str, folder: pathlib.Path, name: str = "fragment", 
     text = None
     if pdf.exists() and shutil.which("pdftotext"):
         subprocess.run(["pdftotext", "-layout", str(pdf), str(folder / f"{name}.txt")], check=False, timeout=120)
-        text = (folder / f"{name}.txt").read_text(encoding="utf-8", errors="replace")
+        text = searchable((folder / f"{name}.txt").read_text(encoding="utf-8", errors="replace"))
     return {"pdf": pdf if pdf.exists() else None, "log": log, "errors": errors, "text": text}
 
 

@@ -82,7 +82,8 @@ def train_batch(model, chain, hp, steps: int, record_every: int, batch_size, see
             hp.at_step(t)
             batch_rows = None if batch_size is None else np.stack([next(generators[r]) for r in active])
             value, grads = model.loss_and_grads(params, batch_rows)
-            new_params, new_state = chain.step(params, grads, state, hp)
+            # from the second step on the old state is not read again: update it in place
+            new_params, new_state = chain.step(params, grads, state, hp, reuse_state=t > 0)
             if t == 0:
                 chain.probe(params, grads, state, new_params, hp)
             if norms is not None:

@@ -8,7 +8,11 @@ one-at-a-time run starts from, on every backend -- and the runs share the labels
   with a run axis: ``Z_r = H_{r,B_r} W_r^T (+ b_r)``, the registry's per-sample values and
   logit gradients on the rows of all runs at once (``(R |B|) x K``; the array forms act row
   by row), ``dL_r/dZ_r`` divided by ``|B|``, then ``grad_W = dZ^T H_B``, ``grad_H[B] = dZ W``
-  (zero elsewhere), ``grad_b = 1^T dZ`` as batched matrix products.
+  (zero elsewhere), ``grad_b = 1^T dZ`` as batched matrix products. The ``(R |B|) x K``
+  logits are stored class by class (memory order ``(K, R, |B|)``, computed as
+  ``W_r H_{r,B}^T``), which makes the forms' reductions over the classes fast; the sums
+  then associate differently, so results differ from the one-run numpy run by ulps
+  (measured 8.5e-15 relative after 200 steps, K=10, d=16) instead of none.
 * :class:`TorchUFMBatch` (torch, CPU or CUDA): autograd, as the one-run torch runner, of
   each run's mean loss with logits computed as ``W_r H_{r,B}^T`` -- classes in the middle
   axis, the fast layout of :mod:`.torch_loss`.
@@ -62,21 +66,27 @@ class ArrayUFMBatch:
             runs = xp.arange(R)[:, None]
             HB, yb = H[runs, rows], self.y[rows]
         B, K = HB.shape[1], W.shape[1]
-        Z = HB @ W.swapaxes(-1, -2)
+        Zt = W @ HB.swapaxes(-1, -2)  # (R, K, B)
         if "b" in params:
-            Z = Z + params["b"][:, None, :]
-        values, dZ = LOSSES[self.loss].value_and_grad(Z.reshape(R * B, K), yb.reshape(R * B),
+            Zt = Zt + params["b"][:, :, None]
+        # the logits as the (R B) x K matrix the loss's array form takes, stored class by class
+        # (memory (K, R, B)): its reductions over the K classes then run as K - 1 passes over
+        # contiguous rows instead of one short reduction per sample (measured 1.7x faster for
+        # 100 runs); every row is the same, only the summation order of a row differs (ulps)
+        by_class = xp.empty((K, R, B), dtype=Zt.dtype)
+        by_class[...] = xp.moveaxis(Zt, 1, 0)
+        values, dZ = LOSSES[self.loss].value_and_grad(by_class.reshape(K, R * B).T, yb.reshape(R * B),
                                                        **run_parameters(self.eps))
         losses = values.reshape(R, B).sum(axis=1) / B
-        dZ = dZ.reshape(R, B, K) / B
-        grads = {"W": dZ.swapaxes(-1, -2) @ HB}
+        dZt = xp.moveaxis(dZ.T.reshape(K, R, B), 0, 1) / B  # (R, K, B)
+        grads = {"W": dZt @ HB}
         if rows is None:
-            grads["H"] = dZ @ W
+            grads["H"] = dZt.swapaxes(-1, -2) @ W
         else:
             grads["H"] = xp.zeros_like(H)
-            grads["H"][runs, rows] = dZ @ W
+            grads["H"][runs, rows] = dZt.swapaxes(-1, -2) @ W
         if "b" in params:
-            grads["b"] = dZ.sum(axis=1)
+            grads["b"] = dZt.sum(axis=2)
         return losses, grads
 
     def row_sums(self, params: dict):
@@ -112,6 +122,7 @@ class TorchUFMBatch:
         self.y = torch.as_tensor(y, device=device)
         self.num_classes = sizes["num_classes"]
         self.num_samples, self.dim = int(y.size), sizes["dim"]
+        self._ones: dict = {}
 
     def make(self, host_array):
         return self.torch.as_tensor(np.asarray(host_array), dtype=self.dtype, device=self.device)
@@ -133,7 +144,11 @@ class TorchUFMBatch:
             if "b" in leaves:
                 Zt = Zt + leaves["b"][:, :, None]
             losses = mean_losses(Zt, yb, self.loss, self.eps)
-            grads = torch.autograd.grad(losses.sum(), list(leaves.values()))
+            # d(sum_r L_r)/dL_r = 1: the backward of ``losses.sum()`` without its node
+            ones = self._ones.get(R)
+            if ones is None:
+                ones = self._ones[R] = torch.ones(R, dtype=losses.dtype, device=losses.device)
+            grads = torch.autograd.grad(losses, list(leaves.values()), grad_outputs=ones)
         return losses.detach(), dict(zip(leaves, grads))
 
     def row_sums(self, params: dict):
