@@ -20,6 +20,13 @@ and the same metrics at the same steps with the same functions):
    wall time) >= 50% of this machine's matmul throughput, measured here at the same dtype
    and thread count (square matmuls, best of several sizes).
 
+The UFM sweep is timed twice for each side, alternating, and the best of each is kept (the
+machine's other processes disturb single measurements by 10-30%); every timed section starts
+after ``gc.collect()``. Where a batched UFM step's time goes is measured part by part
+(numerics/bench_sweep_parts.py: loss and gradients, the optimizer step in place and not,
+metrics, the bare matrix products), and the summary (numerics/bench_sweep_report.py) compares
+with the engine's previous revision.
+
 Also reported: the batched UFM on numpy (CPU only), the package's own one-at-a-time path
 (``run_one``, which adds the verdict's per-step norms and ``from_torch``) on a subset, and a
 correctness check: the largest relative gaps between the batched and the loop's row sums
@@ -42,6 +49,7 @@ Writes numerics/results/bench_sweep.json unless --out is given (--quick: to the 
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -53,6 +61,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from bench_sweep_parts import ufm_parts
+from bench_sweep_report import PREVIOUS, markdown
 
 from nctheory.runs.collapse_metrics import nc_metrics
 from nctheory.runs.ufm import init_ufm
@@ -74,6 +84,7 @@ def timed(fn, device):
     """``(seconds, output)``: on CPU the process's CPU time (the cores are shared with other
     processes, whose load inflates wall time but not our CPU time; one thread: CPU time is
     what the wall time would be on an idle machine), on CUDA wall time."""
+    gc.collect()  # garbage left by earlier sections is not this section's cost
     sync(device)
     clock = time.perf_counter if device == "cuda" else time.process_time
     wall, start = time.perf_counter(), clock()
@@ -237,17 +248,25 @@ def rows_gap(runs, loop_out, limit=16) -> float:
     return worst
 
 
-def compare(name, runs, loop_one, device, extra=None) -> dict:
+def compare(name, runs, loop_one, device, extra=None, repeats=1) -> dict:
     """Time the batched engine and the loop on ``runs`` (after an untimed warm-up of both on two
-    runs: first calls load code and allocate); check they computed the same."""
+    runs: first calls load code and allocate), ``repeats`` times each, alternating, keeping the
+    best of each (the least disturbed by the machine's other processes); check they computed
+    the same."""
     run_batch(runs[:2])
     [loop_one(r) for r in runs[:2]]
-    batched_s, results = timed(lambda: run_batch(runs), device)
-    batched_wall = WALL[-1]
-    assert all(r.status == "finished" for r in results), [r.error for r in results if r.error][:1]
-    loop_s, loop_out = timed(lambda: [loop_one(r) for r in runs], device)
+    samples = {"batched": [], "loop": []}
+    for _ in range(repeats):
+        batched_s, results = timed(lambda: run_batch(runs), device)
+        samples["batched"].append((batched_s, WALL[-1]))
+        assert all(r.status == "finished" for r in results), [r.error for r in results if r.error][:1]
+        loop_s, loop_out = timed(lambda: [loop_one(r) for r in runs], device)
+        samples["loop"].append((loop_s, WALL[-1]))
+    (batched_s, batched_wall), (loop_s, loop_wall) = min(samples["batched"]), min(samples["loop"])
     out = {"runs": len(runs), "batched_s": round(batched_s, 3), "loop_s": round(loop_s, 3),
-           "batched_wall_s": round(batched_wall, 3), "loop_wall_s": round(WALL[-1], 3),
+           "batched_s_samples": [round(t, 3) for t, _ in samples["batched"]],
+           "loop_s_samples": [round(t, 3) for t, _ in samples["loop"]],
+           "batched_wall_s": round(batched_wall, 3), "loop_wall_s": round(loop_wall, 3),
            "batched_runs_per_s": round(len(runs) / batched_s, 2), "loop_runs_per_s": round(len(runs) / loop_s, 2),
            "ratio": round(loop_s / batched_s, 2), "runs_per_batch": sorted({r.batch_runs for r in results}),
            "implementation": results[0].implementation, "metric_steps": results[0].series["step"],
@@ -285,11 +304,11 @@ def main(argv=None):
     steps = 40 if q else 200
     runs = ufm_runs("torch", device, args.dtype, steps, *((2, 2, 2) if q else ()))
     report["ufm"] = compare("UFM", runs, lambda r: loop_ufm(r, device, dtype), device,
-                            {"sizes": UFM, "steps": steps, "optimizers": sorted(TORCH_OPTIM)})
+                            {"sizes": UFM, "steps": steps, "optimizers": sorted(TORCH_OPTIM)}, repeats=1 if q else 2)
     if device == "cpu":
         numpy_runs = ufm_runs("numpy", "cpu", args.dtype, steps, *((2, 2, 2) if q else ()))
         run_batch(numpy_runs[:2])
-        t, _ = timed(lambda: run_batch(numpy_runs), device)
+        t = min(timed(lambda: run_batch(numpy_runs), device)[0] for _ in range(1 if q else 2))
         report["ufm"]["batched_numpy_s"] = round(t, 3)
         report["ufm"]["batched_numpy_runs_per_s"] = round(len(runs) / t, 2)
         report["ufm"]["ratio_numpy"] = round(report["ufm"]["loop_s"] / t, 2)
@@ -301,6 +320,10 @@ def main(argv=None):
     report["ufm"]["run_one_runs_per_s"] = round(len(subset) / t, 2)
     report["ufm"]["run_one_subset"] = len(subset)
     report["ufm"]["goal_met"] = report["ufm"]["ratio"] >= 20
+    if device == "cpu":  # where a batched step's time goes (microseconds per run and step)
+        report["ufm_parts"] = ufm_parts(lambda backend: ufm_runs(backend, "cpu", args.dtype, steps,
+                                                                 *((2, 2, 2) if q else ())))
+    report["previous"] = PREVIOUS
 
     from nctheory.runs.training.config import RunConfig
     from nctheory.runs.training.runners import run_dataset
@@ -340,48 +363,6 @@ def main(argv=None):
     out.with_suffix(".md").write_text(markdown(report))
     print(f"wrote {out} and {out.with_suffix('.md').name}")
     return report
-
-
-def markdown(report) -> str:
-    """A short summary of the report."""
-    m, g = report["machine"], report["goals"]
-    lines = [f"# Batched sweep engine vs the loop of separate torch.optim runs ({m['device']}, {m['dtype']})", "",
-             f"Machine: {m['processor']}, {m['cpus']} CPUs, torch {m['torch']}, {m['num_threads']} thread(s); "
-             f"load average {m['load_average_at_start'][0]} at the start, {m['load_average_at_end'][0]} at the end "
-             f"(other processes shared the cores; rates use " + ("CPU time" if m["device"] == "cpu" else "wall time")
-             + f"). Matmul peak measured here: {report['matmul']['gflops']} GFLOP/s.", "",
-             "| sweep | runs | batched runs/s | loop runs/s | ratio | batched GFLOP/s (of peak) | row sums agree to |",
-             "|---|---|---|---|---|---|---|"]
-    for key, label in (("ufm", "UFM K=10 d=16 n=10"), ("mlp", "digits MLP w=64 B=128"),
-                       ("larger", "digits MLP w=512 B=512")):
-        r = report[key]
-        flops = f"{r['batched_gflops']} ({r['batched_fraction_of_matmul']:.0%})" if "batched_gflops" in r else "-"
-        lines.append(f"| {label} | {r['runs']} | {r['batched_runs_per_s']} | {r['loop_runs_per_s']} | {r['ratio']}x | "
-                     f"{flops} | {r['max_relative_row_sum_gap_batched_vs_loop']:.1e} |")
-    u, big = report["ufm"], report["larger"]
-    lines += ["", f"Goals: UFM ratio >= {g['ufm_ratio']}x: **{'met' if u['goal_met'] else 'not met'}** "
-              f"({u['ratio']}x on torch" + (f", {u['ratio_numpy']}x with the batched numpy UFM" if "ratio_numpy" in u
-                                              else "") + f"; the package's own run_one path: "
-              f"{u['run_one_runs_per_s']} runs/s). Larger size >= {g['larger_fraction_of_matmul']:.0%} of matmul "
-              f"throughput: **{'met' if big['goal_met'] else 'not met'}** ({big['batched_fraction_of_matmul']:.0%}).",
-              "", report.get("gpu_run", "GPU: " + str(m.get("gpu")))]
-    per = {key: (report[key]["batched_s"] / (report[key]["runs"] * report[key]["steps"]) * 1e6,
-                 report[key]["loop_s"] / (report[key]["runs"] * report[key]["steps"]) * 1e6) for key in ("ufm", "mlp")}
-    lines += ["", ("Why the UFM ratio is what it is: the loop spends "
-              f"{per['ufm'][1]:.0f} us per run and step (the framework overhead of about fifteen small torch "
-              "calls: zero_grad, two matrix products, cross-entropy, backward, the optimizer's per-tensor "
-              f"updates, the row sum); the batched engine {per['ufm'][0]:.0f} us, which is the work itself: three "
-              "10 x 16 x 100 matrix products per run (batched products of such small matrices run at a few "
-              "GFLOP/s) and some twenty element-wise passes over each run's 1,760 parameters, in float64 on one "
-              "core. The ratio is bounded by the loop's overhead over that work, not by the batch size (measured "
-              "flat from 25 to 200 runs per batch). On a GPU one batched step costs about one run's kernel "
-              "launches, so the ratio would grow with the batch; not measured here."),
-              "", (f"Digits MLP (width 64): {per['mlp'][1]:.0f} us per run and step in the loop, {per['mlp'][0]:.0f} "
-              "in the batch. At width 512 a run's own matrix products are large enough for the BLAS, so the "
-              "loop is already efficient and batching gains nothing (ratio about 1); the engine reaches the "
-              "FLOP goal there by keeping each batch's parameters within the CPU's cache (CPU_BATCH_BYTES of "
-              f"nctheory.sweep.batched.engine: batches of {report['larger']['runs_per_batch']} runs here).")]
-    return "\n".join(lines) + "\n"
 
 
 def _cpu_name() -> str:

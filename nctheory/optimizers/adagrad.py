@@ -55,6 +55,7 @@ DUCHI2011 = r"""@article{duchi2011adaptive,
 
 SPEC = OptimizerSpec(
     name="adagrad",
+    title="Adagrad",
     summary="Adagrad, coupled L2 weight decay (torch.optim.Adagrad)",
     chain=(tf.add_decayed_weights, ScaleByAdagrad(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, LR_DECAY, hp.WEIGHT_DECAY, hp.EPS),

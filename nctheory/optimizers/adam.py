@@ -12,6 +12,7 @@ from nctheory.optimizers._references import KINGMA2015
 
 SPEC = OptimizerSpec(
     name="adam",
+    title="Adam",
     summary="Adam, coupled L2 weight decay (torch.optim.Adam)",
     chain=(tf.add_decayed_weights, tf.scale_by_adam, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY),

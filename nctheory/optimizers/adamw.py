@@ -12,6 +12,7 @@ from nctheory.optimizers._references import KINGMA2015, LOSHCHILOV2019
 
 SPEC = OptimizerSpec(
     name="adamw",
+    title="AdamW",
     summary="AdamW, decoupled weight decay (torch.optim.AdamW)",
     chain=(tf.scale_by_adam, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY),

@@ -23,6 +23,7 @@ CHEN2023 = r"""@inproceedings{chen2023symbolic,
 
 SPEC = OptimizerSpec(
     name="lion",
+    title="Lion",
     summary="Lion, sign of interpolated momentum, decoupled decay (Chen et al. 2023)",
     chain=(tf.scale_by_lion, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.WEIGHT_DECAY),

@@ -63,6 +63,7 @@ HYPERPARAMETERS = (hp.LR, hp.WEIGHT_DECAY, MOMENTUM, NS_A, NS_B, NS_C, NS_STEPS,
 
 SPEC = OptimizerSpec(
     name="muon",
+    title="Muon",
     summary="Muon: Nesterov momentum, Newton-Schulz orthogonalisation, decoupled decay (torch.optim.Muon)",
     chain=(mt.muon_momentum, mt.newton_schulz_orthogonalisation, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=HYPERPARAMETERS,

@@ -29,6 +29,7 @@ from nctheory.theory.torch_mapping import TorchClass
 SPEC = replace(
     _MUON,
     name="muon_coupled",
+    title="Muon with coupled decay",
     summary="Muon with coupled L2 weight decay (lambda W added before momentum and Newton-Schulz)",
     chain=(tf.add_decayed_weights, mt.muon_momentum, mt.newton_schulz_orthogonalisation, tf.scale_by_learning_rate),
     reference="Jordan et al. (2024), decay moved before the momentum",

@@ -67,6 +67,7 @@ DOZAT2016 = r"""@inproceedings{dozat2016incorporating,
 
 SPEC = OptimizerSpec(
     name="nadam",
+    title="NAdam",
     summary="NAdam, coupled L2 weight decay (torch.optim.NAdam)",
     chain=(tf.add_decayed_weights, ScaleByNadam(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.BETA1, hp.BETA2, hp.EPS, hp.WEIGHT_DECAY, MOMENTUM_DECAY),

@@ -21,6 +21,7 @@ MA2019 = r"""@inproceedings{ma2019quasi,
 
 SPEC = OptimizerSpec(
     name="qhm",
+    title="QHM",
     summary="quasi-hyperbolic momentum, coupled decay (Ma & Yarats 2019)",
     chain=(tf.add_decayed_weights, tf.quasi_hyperbolic_momentum, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.NU, hp.WEIGHT_DECAY),

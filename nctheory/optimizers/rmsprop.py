@@ -76,6 +76,7 @@ class MomentumFromZero(tf.Transform):
 
 SPEC = OptimizerSpec(
     name="rmsprop",
+    title="RMSprop",
     summary="RMSprop with momentum, coupled L2 weight decay (torch.optim.RMSprop)",
     chain=(tf.add_decayed_weights, ScaleByRMS(), MomentumFromZero(), tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, ALPHA, hp.EPS, hp.WEIGHT_DECAY, MOMENTUM),

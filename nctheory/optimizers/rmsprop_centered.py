@@ -25,6 +25,7 @@ GRAVES2013 = r"""@misc{graves2013generating,
 SPEC = replace(
     _RMSPROP,
     name="rmsprop_centered",
+    title="centred RMSprop",
     summary="centred RMSprop with momentum, coupled L2 weight decay (torch.optim.RMSprop, centered=True)",
     chain=(tf.add_decayed_weights, ScaleByRMS(centered=True), MomentumFromZero(), tf.scale_by_learning_rate),
     reference="Graves (2013), eq. (38)-(41); torch/optim/rmsprop.py",

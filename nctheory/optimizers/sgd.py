@@ -21,6 +21,7 @@ ROBBINS1951 = r"""@article{robbins1951stochastic,
 
 SPEC = OptimizerSpec(
     name="sgd",
+    title="SGD",
     summary="SGD, coupled weight decay (torch.optim.SGD, momentum=0)",
     chain=(tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.WEIGHT_DECAY),

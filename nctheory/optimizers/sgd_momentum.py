@@ -22,6 +22,7 @@ POLYAK1964 = r"""@article{polyak1964some,
 
 SPEC = OptimizerSpec(
     name="sgd_momentum",
+    title="heavy ball",
     summary="heavy-ball momentum with dampening, coupled decay (torch.optim.SGD)",
     chain=(tf.add_decayed_weights, tf.torch_momentum, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),

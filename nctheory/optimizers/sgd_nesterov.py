@@ -42,6 +42,7 @@ SUTSKEVER2013 = r"""@inproceedings{sutskever2013importance,
 
 SPEC = OptimizerSpec(
     name="sgd_nesterov",
+    title="Nesterov",
     summary="Nesterov momentum, coupled decay (torch.optim.SGD, nesterov=True)",
     chain=(tf.add_decayed_weights, tf.torch_nesterov, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),

@@ -16,6 +16,7 @@ from nctheory.optimizers._references import LOSHCHILOV2019
 
 SPEC = OptimizerSpec(
     name="sgdw_momentum",
+    title="SGDW",
     summary="SGD momentum with decoupled weight decay (SGDW, Loshchilov & Hutter)",
     chain=(tf.torch_momentum, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.MOMENTUM, hp.DAMPENING, hp.WEIGHT_DECAY),

@@ -87,6 +87,7 @@ class ScaleByShampoo(tf.Transform):
 
 SPEC = OptimizerSpec(
     name="shampoo",
+    title="Shampoo",
     summary="Shampoo (matrix preconditioner L^-1/4 G R^-1/4), decoupled decay (pytorch-optimizer Shampoo)",
     chain=(ScaleByShampoo(), tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, MOMENTUM, hp.WEIGHT_DECAY, MATRIX_EPS),

@@ -35,6 +35,7 @@ BALLES2018 = r"""@inproceedings{balles2018dissecting,
 
 SPEC = OptimizerSpec(
     name="signgd",
+    title="SignGD",
     summary="SignGD, coupled weight decay (Adam with betas=0, eps=0)",
     chain=(tf.add_decayed_weights, tf.scale_by_sign, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.WEIGHT_DECAY),

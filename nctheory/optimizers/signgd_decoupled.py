@@ -23,6 +23,7 @@ XIE2024 = r"""@inproceedings{xie2024implicit,
 
 SPEC = OptimizerSpec(
     name="signgd_decoupled",
+    title="decoupled SignGD",
     summary="SignGD, decoupled weight decay (AdamW with betas=0, eps->0)",
     chain=(tf.scale_by_sign, tf.add_decayed_weights, tf.scale_by_learning_rate),
     hyperparameters=(hp.LR, hp.WEIGHT_DECAY),

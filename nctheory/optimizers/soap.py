@@ -164,6 +164,7 @@ VYAS2025 = r"""@inproceedings{vyas2025soap,
 
 SPEC = OptimizerSpec(
     name="soap",
+    title="SOAP",
     summary="SOAP (Adam in Shampoo's eigenbasis), decoupled decay after the step (pytorch-optimizer SOAP)",
     chain=(ScaleBySOAP(), tf.scale_by_learning_rate, DecayAfterStep()),
     hyperparameters=(hp.LR, BETA1, BETA2, WEIGHT_DECAY, FREQUENCY, EPS),

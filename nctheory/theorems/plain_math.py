@@ -13,14 +13,21 @@ check the extracted text for the defects of :func:`nctheory.theorems.tex.find_de
 
 from __future__ import annotations
 
+import functools
 import re
 
-#: Registry names (losses, optimizers, hyperparameters) as words.
-WORDS = {"cross_entropy": "cross-entropy", "label_smoothing": "label smoothing", "soft_labels": "soft labels",
-         "focal": "focal loss", "crammer_singer": "the Crammer--Singer hinge", "mse": "squared error",
-         "sigmoid_ovr": "the one-vs-rest sigmoid loss", "sgd_momentum": "heavy ball", "sgd_nesterov": "Nesterov",
-         "sgdw_momentum": "SGDW", "qhm": "QHM", "sgd": "SGD", "muon": "Muon", "muon_coupled": "Muon with coupled decay",
-         "shampoo": "Shampoo", "soap": "SOAP", "signgd_decoupled": "decoupled SignGD"}
+#: Registry names of losses as words (optimizers are named by their spec's ``title``).
+LOSS_WORDS = {"cross_entropy": "cross-entropy", "label_smoothing": "label smoothing", "soft_labels": "soft labels",
+              "focal": "focal loss", "crammer_singer": "the Crammer--Singer hinge", "mse": "squared error",
+              "sigmoid_ovr": "the one-vs-rest sigmoid loss"}
+
+
+@functools.lru_cache(maxsize=1)
+def words() -> dict:
+    """Registry names (losses and optimizers) -> the words a reader sees."""
+    from nctheory.optimizers import REGISTRY
+
+    return {**LOSS_WORDS, **{name: spec.title or name for name, spec in REGISTRY.items()}}
 HYPERPARAMETERS = {"lr": r"\lr", "weight_decay": r"\wdecay", "momentum": r"\mom", "dampening": r"\damp", "nu": r"\nu"}
 
 #: Plain phrases -> what they mean on the page (applied before the mathematics).
@@ -171,8 +178,9 @@ def plain_to_tex(text: str) -> str:
 
     text = re.sub(r"\{'[^}]*\}", keep, text)
     text = re.sub(r"^(\d)\. ", r"(step \1) ", text)
-    text = re.sub(r"\b(" + "|".join(sorted(WORDS, key=len, reverse=True)) + r")\b(?!_)",
-                  lambda m: WORDS[m.group(1)], text)
+    names = words()
+    text = re.sub(r"\b(" + "|".join(sorted(names, key=len, reverse=True)) + r")\b(?!_)",
+                  lambda m: names[m.group(1)], text)
     tokens = text.split(" ")
     flags = [not token.startswith("\x00") and _is_math(token, tokens[i - 1] if i else "",
                                                        tokens[i + 1] if i + 1 < len(tokens) else "")
@@ -232,4 +240,4 @@ def _unmatched(span: str):
     return stack[0] if stack else None
 
 
-__all__ = ["HYPERPARAMETERS", "PHRASES", "WORDS", "math", "plain_to_tex"]
+__all__ = ["HYPERPARAMETERS", "PHRASES", "LOSS_WORDS", "words", "math", "plain_to_tex"]

@@ -59,6 +59,8 @@ class OptimizerSpec:
             update rule, first the one to cite for it; the appendix's bibliography is
             collected from them (:mod:`nctheory.render.bibliography`), so an optimizer added
             later brings its own entries.
+        title: the optimizer's name in prose ("heavy ball", "decoupled SignGD"); the
+            appendix writes it where a derivation names the optimizer. Default: ``name``.
     """
 
     name: str
@@ -74,6 +76,7 @@ class OptimizerSpec:
     values: dict = field(default_factory=dict)
     initial_buffers: object = None
     citations: tuple[str, ...] = ()
+    title: str = ""
 
     # ------------------------------------------------------------------ hyperparameters
     @property
