@@ -33,22 +33,14 @@ from pathlib import Path
 
 from nctheory.errors import NCTheoryError
 from nctheory.render.bibliography import bibliography
+from nctheory.theorems.tex import NOTATION_MACROS
 
 #: The shared notation (one macro per quantity; see the notation table), each defined only
 #: where the including document has not defined it already. The weight decay is ``\wdecay``:
 #: ``\wd`` is a TeX primitive (a box's width) that LaTeX itself uses, so it can be neither
 #: redefined nor used as notation. The generators write ``\wdecay``; :func:`portable` remains as a
 #: safety net for a section text from elsewhere.
-MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
-\providecommand{\rowsum}{s}
-\providecommand{\ones}{\mathbf{1}}
-\providecommand{\lr}{\eta}
-\providecommand{\wdecay}{\lambda}
-\providecommand{\mom}{\mu}
-\providecommand{\damp}{\tau}
-\providecommand{\rate}{\rho}
-\providecommand{\R}{\mathbb{R}}
-\providecommand{\K}{K}
+MACROS = NOTATION_MACROS + r"""
 \makeatletter
 \@ifundefined{norm}{\DeclarePairedDelimiter{\norm}{\lVert}{\rVert}}{}
 \@ifundefined{theorem}{\newtheorem{theorem}{Theorem}[section]}{}

@@ -27,8 +27,8 @@ import re
 
 import sympy as sp
 
-#: The shared notation macros (the assembly writes the same into nctheory-macros.tex).
-MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
+#: The shared notation macros, one per quantity (the appendix writes them into nctheory-macros.tex).
+NOTATION_MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
 \providecommand{\rowsum}{s}
 \providecommand{\ones}{\mathbf{1}}
 \providecommand{\lr}{\eta}
@@ -37,7 +37,9 @@ MACROS = r"""\providecommand{\NCzero}{\mathrm{NC}_0}
 \providecommand{\damp}{\tau}
 \providecommand{\rate}{\rho}
 \providecommand{\R}{\mathbb{R}}
-\providecommand{\K}{K}
+\providecommand{\K}{K}"""
+#: The notation and its norm, for a document of its own.
+MACROS = NOTATION_MACROS + r"""
 \DeclarePairedDelimiter{\norm}{\lVert}{\rVert}"""
 
 #: sympy symbol name -> LaTeX (macros of the shared notation where there is one).
