@@ -31,9 +31,8 @@ written into the step's own temporaries and -- when the caller passes ``reuse_st
 batched loop does after its first step -- into the optimizer's state buffers. Gradients and
 parameters are never written. :attr:`BatchedChain.in_place` switches this off (for
 measurements). On a 100-run UFM stack (float64, one thread) the optimizer step alone ran
-2-3x faster in place (fewer bytes moved, fewer fresh megabyte-size arrays, whose page faults
-can cost as much as the arithmetic), the whole 200-run sweep 10-25% faster
-(numerics/results/bench_sweep.md).
+1.1-2.6x faster in place (fewer bytes moved, fewer fresh megabyte-size arrays, whose page
+faults can cost as much as the arithmetic; numerics/results/bench_sweep.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A transformation's ``update`` (:mod:`nctheory.theory.transforms`) is written wit
 operators: every operation allocates a new array. On a stack of R runs these arrays are large
 (R times a run's parameters) and short-lived; allocating them costs page faults and
 memory traffic that the arithmetic itself does not need (measured on a 100-run UFM stack,
-float64, one thread: an AdamW step 1.3-1.9x faster in place). The functions here compute,
+float64, one thread: the optimizer step 1.1-2.6x faster in place, depending on the optimizer,
+the library and the allocator's state; numerics/results/bench_sweep.md). The functions here compute,
 for one transformation class each, **the same operations in the same order** -- so the same
 IEEE results, bit for bit -- but write into arrays the step owns:
 
@@ -21,7 +22,7 @@ Which transformation has a fast form is a property of its class: :data:`FAST` ma
 (exactly that class, not subclasses, which may override ``update``) to its in-place form. A
 fast form is used only when every hyperparameter it reads has the parameter's dtype (a Python
 float or an array of another dtype would promote differently in place); otherwise the
-transformation's own ``update`` runs. tests/test_sweep_batched.py checks every fast form
+transformation's own ``update`` runs. tests/test_sweep_batched_inplace.py checks every fast form
 against ``update`` bitwise, on numpy and torch, over several steps, with a negative control.
 
 Element-wise functions with ``out=`` (``multiply``, ``add``, ``divide``, ``sqrt``) are the
