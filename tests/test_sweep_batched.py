@@ -308,3 +308,31 @@ def test_probe_catches_a_transformation_that_mixes_runs():
     for run, result in zip(runs, results):
         alone = run_one(run)
         assert max(gap(result.series[k], alone.series[k]) for k in alone.series) == 0.0
+
+
+# ---------------------------------------------------------------------- GPU
+def _gpu_reason(backend: str) -> str | None:
+    """Why the GPU comparison cannot run here (None: it can)."""
+    if not torch.cuda.is_available():
+        return "needs a CUDA GPU; none is available on this machine"
+    if backend == "cupy":
+        try:
+            import cupy  # noqa: F401
+        except ImportError:
+            return "needs cupy (pip install -e '.[gpu]'); it is not installed"
+    return None
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["torch", "cupy"])
+def test_ufm_batched_equals_one_at_a_time_on_the_gpu(backend):
+    """The same comparison on the GPU: batched and one-at-a-time runs on the same device, in
+    float64, to the same 1e-12 (both paths run the same operations in the same precision)."""
+    reason = _gpu_reason(backend)
+    if reason:
+        pytest.skip(reason)
+    runs = [SweepRun.make(r.optimizer, dict(r.hparams), {**dict(r.config), "device": "cuda"}, METRICS)
+            for r in ufm_runs(backend)]
+    worst, results = worst_gap(runs)
+    assert worst <= TOLERANCE, f"batched vs one at a time on cuda: largest relative gap {worst:.3g}"
+    assert all(r.implementation.startswith("batched spec.step/") for r in results)

@@ -164,6 +164,40 @@ def _injections(record, theory, hp, T, n, u, K):
     return diag, np.minimum(grad_rows, cap) ** 2, f"measured per step ({compute} logits)"
 
 
+def _matrix_terms(record, theory, hp, T, n, u, K, wnorm, grad_var):
+    """``(alpha, beta, argument, note)`` of :func:`nctheory.verdict.matrix_rounding.matrix_output_terms`;
+    ``argument(t, C, A)`` is ``eps_in,t^2``, the relative row-sum variance of the matrix map's
+    argument at step t: ``(4/3) u^2`` (three writes forming it and the normalisation) plus, with
+    recorded norms, ``C[i, i] / ||b_i||^2`` of each buffer (the state just updated) and
+    ``||r_t||^2 / ||G_t||^2`` (the relative row sums of the parts, added: each part counts at most
+    its own size in the argument); without them the fallback's per-entry worst case
+    ``(FALLBACK_TERMS 2 u sqrt(K))^2`` accumulated over ``min(t + 1, 1 / (1 - rho^2))`` steps
+    (``rho`` the buffers' largest diagonal transition)."""
+    from nctheory.verdict.matrix_rounding import matrix_output_terms
+
+    norms = getattr(record, "step_norms", None) or {}
+    if "w_fro" in norms:
+        wnorm = np.asarray(norms["w_fro"], dtype=np.float64)
+    alpha, beta, note = matrix_output_terms(record, theory, hp, T, u, K, wnorm, norms)
+    keys = [f"buffer_fro:{b}" for t in theory.chain for b in t.buffers][:n - 1]
+    measured = "grad_fro" in norms and all(k in norms and np.all(np.isfinite(norms[k][:T])) for k in keys)
+
+    def argument(t, C, A):
+        base = (4 / 3) * u * u
+        if measured:
+            grad = float(norms["grad_fro"][t])
+            base += grad_var[t] / grad ** 2 if grad > 0 else 0.0
+            for i, k in enumerate(keys):
+                size = float(norms[k][t])
+                base += C[i + 1, i + 1] / size ** 2 if size > 0 else 0.0
+            return base
+        rho = max((abs(float(A[t][i, i])) for i in range(1, n)), default=0.0)
+        steps = t + 1 if rho >= 1 else min(t + 1, 1 / (1 - rho * rho))
+        return base + steps * (FALLBACK_TERMS * 2 * u) ** 2 * K
+
+    return alpha, beta, argument, note
+
+
 def _sensitivity(theory, T, hp, x, u, buffers_initialised, A):
     """``sum_h ||y^h_t[0]||``: the first-order effect of reading each hyperparameter with a
     relative error u (module docstring); shape (T + 1,)."""
@@ -221,11 +255,14 @@ def _noise_floor(record, theory, lrs=None, schedules=None) -> tuple[np.ndarray, 
     x = predict(theory, S[0], T, lr_schedule=lrs, buffers0=theory.initial_buffers, return_state=True,
                 schedules=scheduled or None)
     wnorm, _ = weight_norm_per_step(record)
+    alpha, beta, argument, note = _matrix_terms(record, theory, hp, T, n, u, K, wnorm, grad_var)
     C = np.zeros((n, n))
     v = np.zeros(n)
     sigma2, system = np.zeros(T + 1), np.zeros(T + 1)
     for t in range(T):
         C = A[t] @ C @ A[t].T + np.diag(diag[t]) + grad_var[t] * np.outer(Bcol[t], Bcol[t])
+        if alpha[t] or beta[t]:  # the matrix map's output rounding (nctheory.verdict.matrix_rounding)
+            C[0, 0] += alpha[t] ** 2 * argument(t, C, A) + beta[t] ** 2
         sigma2[t + 1] = C[0, 0]
         absA = np.abs(A[t])
         v = absA @ v + n * _EPS64 * absA @ np.linalg.norm(x[t], axis=1)
@@ -235,5 +272,5 @@ def _noise_floor(record, theory, lrs=None, schedules=None) -> tuple[np.ndarray, 
     sigma = np.sqrt(sigma2 + measurement)
     floor = CONFIDENCE_Z * sigma + system
     floor = np.maximum(floor, K * _EPS64 * np.linalg.norm(S, axis=1))
-    return sigma, floor, {"confidence_z": CONFIDENCE_Z, "injection": source,
+    return sigma, floor, {"confidence_z": CONFIDENCE_Z, "injection": source + note,
                           "sigma_at_end": float(sigma[-1]), "systematic_at_end": float(system[-1])}
