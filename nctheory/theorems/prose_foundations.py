@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from nctheory.theorems.prose import environment, hypotheses_list, proof_or_failure, refer, step, the_log
-from nctheory.theorems.tex import equation, inline, nicest, tex
+from nctheory.theorems.tex import equation, inline, nicest
 
 K = sp.Symbol("K", integer=True, positive=True)
 Y = sp.Symbol("y", integer=True, positive=True)
