@@ -25,6 +25,11 @@ a K x d tensor X adds to the row sums an error of mean 0 and expected squared no
   ``u_c`` the unit roundoff of the precision the logits were computed in -- a larger row sum
   is not rounding: Lemma 1's hypothesis fails (an MSE loss) and must show as a mismatch.
 
+* a matrix map's output (Newton-Schulz; :mod:`nctheory.verdict.matrix_rounding`): zero row sums
+  in exact arithmetic, rounding in floats, amplified by the iteration (``a^5 = 485`` for torch's
+  coefficients on the argument's own row sum); injected into ``s`` with the variance derived
+  there, the argument's relative row-sum variance read from the buffers' state ``C`` at that step.
+
 Errors of different steps are independent (different values, different minibatches), so the
 state error has covariance ``C_{t+1} = A_t C_t A_t^T + D_t`` with ``D_t`` the injections above
 -- exact propagation of every component through the (non-normal) recurrence, no norm bound --
@@ -261,6 +266,9 @@ def _noise_floor(record, theory, lrs=None, schedules=None) -> tuple[np.ndarray, 
     sigma2, system = np.zeros(T + 1), np.zeros(T + 1)
     for t in range(T):
         C = A[t] @ C @ A[t].T + np.diag(diag[t]) + grad_var[t] * np.outer(Bcol[t], Bcol[t])
+        if not np.isfinite(beta[t]):  # a matrix map whose rounding has no bound: nothing resolves
+            sigma2[t + 1:] = np.inf
+            break
         if alpha[t] or beta[t]:  # the matrix map's output rounding (nctheory.verdict.matrix_rounding)
             C[0, 0] += alpha[t] ** 2 * argument(t, C, A) + beta[t] ** 2
         sigma2[t + 1] = C[0, 0]
