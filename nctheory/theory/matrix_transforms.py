@@ -22,8 +22,8 @@ On sympy scalars -- the symbolic engine, where a scalar stands for one entry of 
 argument (``NS(x)``, ``polar(x)``, ...), which the engine holds opaque
 (:mod:`nctheory.theory.symbolic.opaque`) and the LaTeX prints. Its derivative is declared 0:
 how the output's row sum responds to a nonzero row sum of the input is data-dependent (for
-Newton-Schulz about ``a^steps / ||G||_F``) and not modelled (the rounding floor of
-:mod:`nctheory.verdict.noise` omits that term; see :mod:`nctheory.verdict.matrix`). On sympy
+Newton-Schulz about ``a^steps / ||G||_F``) and not modelled here; the rounding floor bounds it
+for Newton-Schulz (:mod:`nctheory.verdict.matrix_rounding`). On sympy
 *matrices* the array code runs exactly (rational Newton-Schulz instances in ``proofs/``).
 """
 

@@ -7,9 +7,11 @@ theorem (:mod:`nctheory.theorems.matrix_row_sums`) makes every matrix output's r
 the row sums follow ``x' = A x`` exactly (decoupled Muon: ``s' = (1 - eta lambda) s``). Judged
 exactly like a linear theory (:func:`nctheory.verdict.linear.check_linear`: the whole
 trajectory to 1e-9 in float64). The rounding floor there models the writes of weights and
-buffers and the gradient's row sum through the linear buffers; it omits the matrix map's own
-rounding (float64 Newton-Schulz: a few ulps of ``||O||_F`` per step, far below the tolerance
-while NC0 is of order ``||W||``) -- torch's *bfloat16* Newton-Schulz is another matter: its
+buffers and the gradient's row sum through the linear buffers, and the Newton-Schulz output's
+own row-sum rounding (:mod:`nctheory.verdict.matrix_rounding`: the input's rounding amplified by
+up to ``a^steps`` plus each iteration's own, by Higham's product bound); SOAP's and Shampoo's
+output rounding is not modelled, so their long runs, where NC0 has decayed by orders of
+magnitude, can be refuted by rounding alone -- torch's *bfloat16* Newton-Schulz is another matter: its
 rounding injects ``~2^-8`` relative row sums per step and the trajectory drifts to a floor
 (:mod:`nctheory.theorems.bfloat16_floor`), so a run of ``torch.optim.Muon`` itself is refuted
 by this check, as it should be: the exact recurrence does not describe it.
