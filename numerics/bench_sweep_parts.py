@@ -12,8 +12,10 @@ n = 10 per class, float64, one thread), on torch and numpy, the process CPU time
   nctheory.sweep.batched.inplace (state reused, as the batched loop does after its first step)
   and without them (``BatchedChain.in_place = False``: every operation a fresh array);
 * ``row_sums``: the per-step record;
-* ``metrics``: one run's NC metrics, loss and accuracy (the same functions the loop calls),
-  spread over the steps as in the sweep (two evaluations per run in 200 steps);
+* ``metrics``: the NC metrics, loss and accuracy of all runs at once, as the batched loop
+  computes them (``stacked_metrics``, nctheory.sweep.batched.metrics), spread over the steps as
+  in the sweep (two evaluations per run in 200 steps); ``metrics_one_at_a_time``: one run's, by
+  the functions the loop of separate runs calls (the engine's path before the stacked metrics);
 * ``matmuls``: the three batched matrix products a step needs (logits, grad_W, grad_H) alone,
   a lower bound for any implementation of the step on this CPU.
 
@@ -81,7 +83,9 @@ def group_parts(runs, backend: str, metric_evaluations=2) -> dict:
            "chain_step_in_place": _best(step(True)) * per,
            "chain_step_functional": _best(step(False)) * per,
            "row_sums": _best(lambda: model.row_sums(box["params"])) * per,
-           "metrics": _best(lambda: model.metrics(box["params"], 0), calls=5) * 1e6 * metric_evaluations / steps,
+           "metrics": _best(lambda: model.stacked_metrics(box["params"])) * per * metric_evaluations / steps,
+           "metrics_one_at_a_time": _best(lambda: model.metrics(box["params"], 0), calls=5) * 1e6
+           * metric_evaluations / steps,
            "matmuls": _best(products) * per}
     out["step_total_in_place"] = out["loss_and_grads"] + out["chain_step_in_place"] + out["row_sums"] + out["metrics"]
     return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}

@@ -33,7 +33,9 @@ the spec names a class: the two agree to rounding (tests/test_sweep_batched.py m
 step 0, every ``record_every`` steps and the last, per-run minibatch permutations from each
 run's seed, divergence detected per run at the same check points, a diverged run dropped
 from the batch while the others continue. Torch batches whose runs ask for a verdict also
-record the per-step norms the verdict's rounding model reads (:mod:`.norms`).
+record the per-step norms the verdict's rounding model reads (:mod:`.norms`). The UFM's metrics
+(NC0-NC4, loss, accuracy) are computed for all runs of the batch at once (:mod:`.metrics`,
+equal to the one-run functions to 1e-12; numpy and torch on CPU), a network's run by run.
 
 *Batch size.* On a CPU a group is trained in consecutive batches whose stacked parameters
 fit the last-level cache (:data:`.engine.CPU_BATCH_BYTES`); on a GPU in one batch.

@@ -60,12 +60,22 @@ def train_batch(model, chain, hp, steps: int, record_every: int, batch_size, see
     checked = 0
 
     def record_metrics(step) -> np.ndarray:
-        """Metrics of every active run at ``step``; the positions whose metrics were not finite."""
+        """Metrics of every active run at ``step``; the positions whose metrics were not finite.
+        All runs at once where the model offers it (``stacked_metrics``, its time shared
+        equally), else run by run."""
         bad = []
+        stacked = getattr(model, "stacked_metrics", None)
+        start = time.perf_counter()
+        table = stacked(params) if stacked is not None else None
+        share = (time.perf_counter() - start) / max(active.size, 1)
         for i, r in enumerate(active):
-            start = time.perf_counter()
-            values = model.metrics(params, i)
-            metric_time[r] += time.perf_counter() - start
+            if table is not None:
+                values = table[i]
+                metric_time[r] += share
+            else:
+                start = time.perf_counter()
+                values = model.metrics(params, i)
+                metric_time[r] += time.perf_counter() - start
             if values is None:
                 bad.append(i)
             else:

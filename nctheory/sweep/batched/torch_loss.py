@@ -70,3 +70,20 @@ def torch_metrics(W, H, Z, y, b, num_classes: int, loss: str, eps: float) -> dic
     out = nc_metrics(W.detach(), H, y, None if b is None else b.detach(), num_classes)
     out["loss"], out["accuracy"] = value, accuracy
     return out
+
+
+def stacked_loss_accuracy(W, H, b, y, loss: str, eps: float):
+    """Host arrays ``(finite, loss, accuracy)`` of R stacked runs (``W`` (R, K, d), ``H``
+    (R, N, d), ``b`` (R, K) or None, labels ``y`` (N,)), as :func:`torch_metrics` computes them
+    per run: ``finite`` is the test of ``H``, the logits and ``W``; the loss is each run's mean
+    (:func:`mean_losses` on logits ``W_r H_r^T + b_r``); accuracy the fraction of argmax hits."""
+    with torch.no_grad():
+        Zt = W @ H.mT  # (R, K, N)
+        if b is not None:
+            Zt = Zt + b[:, :, None]
+        finite = torch.isfinite(H).flatten(1).all(1) & torch.isfinite(Zt).flatten(1).all(1) \
+            & torch.isfinite(W).flatten(1).all(1)
+        R, N = Zt.shape[0], Zt.shape[2]
+        values = mean_losses(Zt, y.expand(R, N), loss, eps)
+        accuracy = (Zt.argmax(1) == y).double().mean(-1)
+    return finite.cpu().numpy(), values.double().cpu().numpy(), accuracy.cpu().numpy()

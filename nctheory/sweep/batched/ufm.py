@@ -19,7 +19,8 @@ one-at-a-time run starts from, on every backend -- and the runs share the labels
 
 Both offer ``loss_and_grads(params, rows)`` (rows: ``(R, |B|)`` host indices or None),
 ``row_sums(params)`` (``(R, d)``), ``metrics(params, r)`` (the one-run runner's metrics of run
-r) and ``select(keep)``.
+r), ``stacked_metrics(params)`` (those of every run at once, :mod:`.metrics`; None where not
+covered: cupy and CUDA keep the per-run path) and ``select(keep)``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,16 @@ class ArrayUFMBatch:
         out["accuracy"] = float(np.mean(Z.argmax(1) == self.y_host))
         return out
 
+    def stacked_metrics(self, params: dict) -> list | None:
+        """:meth:`metrics` of every run at once (:func:`.metrics.ufm_metrics`, numpy only; None
+        on cupy, whose runs take the per-run path)."""
+        if not isinstance(params["W"], np.ndarray):
+            return None
+        from nctheory.sweep.batched.metrics import ufm_metrics
+
+        p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+        return ufm_metrics(p["W"], p["H"], self.y_host, p.get("b"), self.loss, self.eps)
+
     def select(self, keep) -> None:
         """Nothing per run besides the parameters."""
 
@@ -162,6 +173,30 @@ class TorchUFMBatch:
         Z = H @ W.T
         Z = Z if b is None else Z + b
         return torch_metrics(W, H, Z, self.y, b, self.num_classes, self.loss, self.eps)
+
+    def stacked_metrics(self, params: dict) -> list | None:
+        """:meth:`metrics` of every run at once (CPU only; None on CUDA, per-run there): the
+        finiteness test, loss and accuracy of :func:`.torch_loss.torch_metrics` in the run's dtype
+        on the stacked logits, the NC metrics by :func:`.metrics.stacked_nc_metrics`."""
+        if self.params["W"].device.type != "cpu":
+            return None
+        from nctheory.sweep.batched.metrics import stacked_nc_metrics
+        from nctheory.sweep.batched.torch_loss import stacked_loss_accuracy
+
+        W, H = params["W"].detach(), params["H"].detach()
+        b = params["b"].detach() if "b" in params else None
+        finite, losses, accuracy = stacked_loss_accuracy(W, H, b, self.y, self.loss, self.eps)
+        out: list = [None] * W.shape[0]
+        live = np.flatnonzero(finite)
+        if not live.size:
+            return out
+        index = self.torch.as_tensor(live)
+        W, H, b = (None if x is None else to_numpy(x[index]).astype(np.float64) for x in (W, H, b))
+        metrics = stacked_nc_metrics(W, H, self.y.cpu().numpy(), b)
+        for i, r in enumerate(live):
+            metrics[i]["loss"], metrics[i]["accuracy"] = float(losses[r]), float(accuracy[r])
+            out[int(r)] = metrics[i]
+        return out
 
     def select(self, keep) -> None:
         """Nothing per run besides the parameters."""
