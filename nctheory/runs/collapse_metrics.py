@@ -32,7 +32,9 @@ arrays and compute in float64 numpy on the host.
 
 **Undefined cases** return NaN, never a number that means nothing:
 
-* non-finite features, weights or bias (NaN / inf): every metric is NaN;
+* non-finite features (NaN / inf): every metric is NaN; non-finite weights or bias: the metrics
+  that read them (NC0, NC3, NC4 and the weight norms) are NaN, while NC1 and NC2, which read only
+  the features, stay defined;
 * one class (K = 1): the centred means vanish identically, so NC1, NC2 and NC3 are NaN;
 * features whose class means coincide *up to rounding* -- all features equal (zero or not),
   or equal class means: the centred means ``M`` are then rounding noise of size
