@@ -267,13 +267,12 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 
 
 def _torchvision_datasets():
-    from nctheory.runs.architectures.resnet import import_torchvision_resnet18
+    from nctheory.runs.architectures.torchvision_import import import_torchvision
 
-    try:
-        import_torchvision_resnet18()  # registers torchvision's pure-Python package where needed
-        from torchvision import datasets
-    except (ImportError, NCTheoryError):
+    if not import_torchvision():  # registers torchvision's pure-Python package where needed
         pytest.skip("torchvision is not installed")
+    from torchvision import datasets
+
     return datasets
 
 

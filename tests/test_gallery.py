@@ -16,42 +16,22 @@ models); the scripts' own defaults are longer.
 | 10 | long float32 run decaying into rounding noise | verified |
 """
 
-import importlib.machinery
 import importlib.util
-import os
-import site
 import sys
 from pathlib import Path
 
 import pytest
-
 from _loops import one_thread
+
+from nctheory.runs.architectures.torchvision_import import import_torchvision
 
 GALLERY = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 def _torchvision_models():
-    """Make ``from torchvision.models import resnet18`` work: the real import, or -- where the
-    installed wheel's compiled operators were built for another torch (a CUDA wheel beside a CPU
-    torch) -- its pure-Python package without the operators (the models need none)."""
-    try:
-        import torchvision  # noqa: F401
-
-        return True
-    except ImportError:
-        return False
-    except (RuntimeError, OSError):
-        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
-            del sys.modules[name]
-        for base in site.getsitepackages():
-            path = os.path.join(base, "torchvision")
-            if os.path.isdir(path):
-                module = importlib.util.module_from_spec(importlib.machinery.ModuleSpec("torchvision", None,
-                                                                                        is_package=True))
-                module.__path__, module.__file__ = [path], os.path.join(path, "__init__.py")
-                sys.modules["torchvision"] = module
-                return True
-        return False
+    """Make ``from torchvision.models import resnet18`` work (see
+    :func:`nctheory.runs.architectures.torchvision_import.import_torchvision`)."""
+    return import_torchvision()
 
 
 def load(name):

@@ -43,6 +43,8 @@ import numpy as np
 import pytest
 import torch
 
+from _gap import gap
+
 from nctheory.errors import NCTheoryError
 from nctheory.optimizers import REGISTRY
 from nctheory.runs.training.loop import run as train_alone
@@ -58,19 +60,6 @@ from nctheory.verdict.noise import GRADIENT_ROUNDING
 
 TOLERANCE = 1e-12
 METRICS = ("nc0", "nc0_rel", "nc1", "nc2", "nc3", "nc4", "loss", "accuracy")
-
-
-def gap(batched, alone) -> float:
-    """``max |batched - alone| / max |alone|`` over a series (inf on a shape or NaN mismatch)."""
-    a, b = np.asarray(batched, dtype=float), np.asarray(alone, dtype=float)
-    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
-        return math.inf
-    finite = ~np.isnan(b)
-    if not finite.any():
-        return 0.0
-    scale = np.abs(b[finite]).max()
-    diff = np.abs(a[finite] - b[finite]).max()
-    return 0.0 if diff == 0 else diff / (scale if scale > 0 else np.finfo(float).tiny)
 
 
 def worst_gap(runs) -> tuple[float, list]:

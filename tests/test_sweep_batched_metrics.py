@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 
+from _gap import gap
+
 from nctheory.errors import NCTheoryError
 from nctheory.runs.collapse_metrics import nc_metrics
 from nctheory.runs.ufm import loss_value
@@ -25,23 +27,6 @@ from nctheory.sweep.batched.ufm import ArrayUFMBatch, TorchUFMBatch
 
 TOLERANCE = 1e-12
 K, D, N_PER = 6, 8, 5
-
-
-def gap(batched, alone) -> float:
-    """``max |batched - alone| / max |alone|`` (inf on a NaN-pattern mismatch)."""
-    a, b = np.asarray(batched, dtype=float), np.asarray(alone, dtype=float)
-    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
-        return math.inf
-    finite = ~np.isnan(b)
-    if not finite.any():
-        return 0.0
-    same_inf = np.isinf(b[finite]) & (a[finite] == b[finite])
-    a, b = a[finite][~same_inf], b[finite][~same_inf]
-    if not b.size:
-        return 0.0
-    diff, scale = np.abs(a - b).max(), np.abs(b).max()
-    with np.errstate(over="ignore"):  # a difference where every value is 0: an infinite gap
-        return 0.0 if diff == 0 else float(diff / (scale if scale > 0 else np.finfo(float).tiny))
 
 
 def one_run(W, H, y, b, loss="cross_entropy", eps=0.0):

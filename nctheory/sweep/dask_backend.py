@@ -37,23 +37,13 @@ from nctheory.sweep.result import failed_result, run_one
 
 
 def execute_batch(runs) -> list:
-    """Run one batch and return its :class:`RunResult` list (same order as ``runs``).
+    """Run one batch and return its :class:`RunResult` list (same order as ``runs``): several
+    runs through the batched engine (:func:`nctheory.sweep.batched.run_batch`, which itself
+    falls back to one run at a time, so that a bad run fails alone), a single run alone."""
+    from nctheory.sweep.batched import run_batch
 
-    With more than one run, the batched engine runs them together; if it is not installed
-    or raises, each run runs alone (:func:`run_one` records a failing run as failed).
-    """
     runs = list(runs)
-    if len(runs) > 1:
-        try:
-            from nctheory.sweep.batched import run_batch
-        except ImportError:
-            run_batch = None
-        if run_batch is not None:
-            try:
-                return list(run_batch(runs))
-            except Exception:  # noqa: BLE001, S110 -- one at a time below: a bad run fails alone, with its error
-                pass
-    return [run_one(run) for run in runs]
+    return run_batch(runs) if len(runs) > 1 else [run_one(run) for run in runs]
 
 
 def _check_workers(workers):

@@ -8,8 +8,8 @@
    ones are tried again. Without it an existing store is refused unless ``force=True``
    (which deletes it first), so results are never silently mixed or overwritten.
 3. Each batch is executed by the batched engine (:func:`nctheory.sweep.batched.run_batch`)
-   via :func:`nctheory.sweep.dask_backend.execute_batch`, which falls back to one run at a
-   time when the batch raises (one bad run fails alone); with ``workers`` or ``scheduler``
+   via :func:`nctheory.sweep.dask_backend.execute_batch`; the engine falls back to one run at
+   a time when a batch cannot run (one bad run fails alone); with ``workers`` or ``scheduler``
    the batches are Dask tasks (:func:`nctheory.sweep.dask_backend.run_on_dask`).
 4. Every result is written to the store as it arrives, one transaction per run: a sweep
    stopped at any moment (Ctrl-C, SIGKILL, a cluster's time limit) keeps every run written

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from nctheory.errors import NCTheoryError
-from nctheory.runs.architectures.shapes import as_input, conv_view, layers
+from nctheory.runs.architectures.shapes import as_input, check_sizes, conv_view, layers
 
 _POOLED_SIDE = {1: 16, 2: 4}
 
@@ -24,9 +23,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, input_shape, num_classes: int = 10, width: int = 64, dtype=None, device=None):
         super().__init__()
-        for name, value, low in (("num_classes", num_classes, 2), ("width", width, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise NCTheoryError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_sizes(num_classes=(num_classes, 2), width=(width, 1))
         self.view = conv_view(input_shape)
         kind, kw = layers(self.view), {"dtype": dtype, "device": device}
         channels, sides = self.view[0], self.view[1:]

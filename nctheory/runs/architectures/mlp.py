@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from nctheory.errors import NCTheoryError
+from nctheory.runs.architectures.shapes import check_sizes
 
 
 class MLP(nn.Module):
@@ -16,10 +17,7 @@ class MLP(nn.Module):
     def __init__(self, in_features: int, num_classes: int, width: int = 64, depth: int = 3,
                  dtype=None, device=None):
         super().__init__()
-        for name, value, low in (("in_features", in_features, 1), ("num_classes", num_classes, 2),
-                                 ("width", width, 1), ("depth", depth, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise NCTheoryError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_sizes(in_features=(in_features, 1), num_classes=(num_classes, 2), width=(width, 1), depth=(depth, 1))
         layers, previous = [], in_features
         for _ in range(depth):
             layers += [nn.Linear(previous, width, dtype=dtype, device=device), nn.ReLU()]

@@ -16,12 +16,6 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
-import site
-import sys
-
 from torch import nn
 
 from nctheory.errors import NCTheoryError
@@ -29,9 +23,11 @@ from nctheory.runs.architectures.shapes import (
     ViewAs,
     as_input,
     check_input_shape,
+    check_sizes,
     conv_view,
     layers,
 )
+from nctheory.runs.architectures.torchvision_import import import_torchvision
 
 SMALL_IMAGE_SIDE = 64
 
@@ -62,9 +58,7 @@ class SmallResNet(nn.Module):
     def __init__(self, input_shape, num_classes: int = 10, width: int = 16, blocks: int = 1,
                  dtype=None, device=None):
         super().__init__()
-        for name, value, low in (("num_classes", num_classes, 2), ("width", width, 1), ("blocks", blocks, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise NCTheoryError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_sizes(num_classes=(num_classes, 2), width=(width, 1), blocks=(blocks, 1))
         self.view = conv_view(input_shape)
         kind, kw = layers(self.view), {"dtype": dtype, "device": device}
         self.stem = nn.Sequential(kind["conv"](self.view[0], width, 3, padding=1, bias=False, **kw),
@@ -90,28 +84,13 @@ class SmallResNet(nn.Module):
 
 
 def import_torchvision_resnet18():
-    """``torchvision.models.resnet18``. Where the installed torchvision's compiled operators
-    do not load against this torch (a CUDA wheel beside a CPU torch: ``RuntimeError: operator
-    torchvision::nms does not exist``), its pure-Python package is registered without the
-    operators, which the model code does not use (as the gallery's tests do)."""
-    try:
-        from torchvision.models import resnet18
-        return resnet18
-    except ImportError as exc:
-        raise NCTheoryError("model='resnet18' needs torchvision (pip install torchvision)") from exc
-    except (RuntimeError, OSError):
-        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
-            del sys.modules[name]
-        for base in site.getsitepackages():
-            path = os.path.join(base, "torchvision")
-            if os.path.isdir(path):
-                spec = importlib.machinery.ModuleSpec("torchvision", None, is_package=True)
-                module = importlib.util.module_from_spec(spec)
-                module.__path__, module.__file__ = [path], os.path.join(path, "__init__.py")
-                sys.modules["torchvision"] = module
-                from torchvision.models import resnet18
-                return resnet18
-        raise NCTheoryError("model='resnet18': torchvision is installed but cannot be imported")
+    """``torchvision.models.resnet18``, imported by :func:`.torchvision_import.import_torchvision`
+    (its pure-Python package where the compiled operators do not load against this torch)."""
+    if not import_torchvision():
+        raise NCTheoryError("model='resnet18' needs torchvision (pip install torchvision)")
+    from torchvision.models import resnet18
+
+    return resnet18
 
 
 def torchvision_resnet18(input_shape, num_classes: int = 10, dtype=None):
@@ -121,8 +100,7 @@ def torchvision_resnet18(input_shape, num_classes: int = 10, dtype=None):
     ``fc``); a forward pre-hook (:class:`~.shapes.ViewAs`) reshapes flat inputs. A replaced
     ``conv1`` gets torchvision's initialisation (Kaiming normal, fan_out).
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise NCTheoryError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    check_sizes(num_classes=(num_classes, 2))
     shape = check_input_shape(input_shape)
     view = conv_view(shape)
     if len(view) == 2:  # a sequence (C, L) is a C x 1 x L image

@@ -44,6 +44,13 @@ def check_input_shape(input_shape) -> tuple:
     return tuple(int(s) for s in shape)
 
 
+def check_sizes(**sizes) -> None:
+    """Each keyword ``name=(value, low)``: ``value`` must be an integer >= ``low``."""
+    for name, (value, low) in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise NCTheoryError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
 def conv_view(input_shape) -> tuple:
     """The shape a convolutional model reads: ``(1, dim)`` for a vector, else ``input_shape``."""
     shape = check_input_shape(input_shape)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from nctheory.errors import NCTheoryError
-from nctheory.runs.architectures.shapes import as_input, conv_view, layers
+from nctheory.runs.architectures.shapes import as_input, check_sizes, conv_view, layers
 
 #: channel multipliers of the width w; "M" is a max pooling
 CONFIG = (1, "M", 2, "M", 4, 4, "M")
@@ -25,9 +24,7 @@ class SmallVGG(nn.Module):
 
     def __init__(self, input_shape, num_classes: int = 10, width: int = 16, dtype=None, device=None):
         super().__init__()
-        for name, value, low in (("num_classes", num_classes, 2), ("width", width, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise NCTheoryError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_sizes(num_classes=(num_classes, 2), width=(width, 1))
         self.view = conv_view(input_shape)
         kind, kw = layers(self.view), {"dtype": dtype, "device": device}
         features, channels, sides = [], self.view[0], list(self.view[1:])
